@@ -1,0 +1,15 @@
+"""MJX reach environments: the Franka Panda of panda-gym's PandaReach, and a 2-D arm.
+
+import envs
+env = envs.make("PandaReach")                 # or PandaReachDense, PandaReachJoints,
+                                              # PandaReachJointsDense, PlanarReach
+env = envs.make("PandaReach", terminate_on_success=False)
+"""
+
+import jaxik.platform as _platform
+
+_platform.configure_xla_flags()
+
+from envs.registry import ENV_NAMES, make  # noqa: E402
+
+__all__ = ["ENV_NAMES", "make"]

@@ -1,0 +1,179 @@
+"""PandaReach in MJX: move the Panda's grasp point to within 5 cm of a goal (panda-gym's task).
+
+One environment, pure ``reset``/``step``; batch it with ``jax.vmap``. Two control modes:
+
+- ``ee``: target = measured ee position + ``ee_step`` * action, z clipped at the table top, turned
+  into joint targets by damped-least-squares IK that holds the gripper pointing down;
+- ``joints``: joint targets = measured joint angles + ``joint_step`` * action.
+
+Position servos then drive the joints for ``n_substeps`` physics steps (one ``lax.scan``). The
+observation is read after the last substep, from freshly computed kinematics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from brax.envs.base import State
+from mujoco import mjx
+
+from envs import ik, panda_model
+from envs import validation as check
+from envs.goal_env import GoalEnv
+from envs.reward import REWARD_TYPES
+
+CONTROL_TYPES = ("ee", "joints")
+
+
+@dataclasses.dataclass(frozen=True)
+class PandaReachConfig:
+    """Settings of the reach task. Defaults are panda-gym's PandaReach-v3."""
+
+    control_type: str = "ee"
+    """"ee": Cartesian end-effector deltas (3-D action); "joints": joint-angle deltas (7-D)."""
+    reward_type: str = "sparse"
+    """"sparse": -1 unless within distance_threshold, else 0; "dense": -distance."""
+    distance_threshold: float = 0.05
+    """Success radius in metres (strict: distance < threshold)."""
+    episode_length: int = 50
+    """Control steps before the episode is truncated."""
+    terminate_on_success: bool = True
+    """End the episode on success (panda-gym v3); False keeps going to the time limit (v1/v2)."""
+    ctrl_dt: float = 0.04
+    """Control period in seconds (25 Hz)."""
+    n_substeps: int = 3
+    """Physics steps per control step; the physics timestep is ctrl_dt / n_substeps."""
+    goal_low: tuple[float, float, float] = (-0.15, -0.15, 0.0)
+    """Lower corner of the goal box (world frame, metres)."""
+    goal_high: tuple[float, float, float] = (0.15, 0.15, 0.3)
+    """Upper corner of the goal box (world frame, metres)."""
+    ee_step: float = 0.05
+    """Metres of ee target displacement per unit action (ee control)."""
+    joint_step: float = 0.05
+    """Radians of joint target displacement per unit action (joints control)."""
+    ik_iterations: int = 3
+    """Damped-least-squares iterations per control step (ee control)."""
+    ik_damping: float = 0.05
+    """Damping of the least-squares IK."""
+    contacts: bool = False
+    """Simulate contact of the arm with the table and floor (not needed for reaching)."""
+
+    def __post_init__(self) -> None:
+        check.check_choice("control_type", self.control_type, CONTROL_TYPES)
+        check.check_choice("reward_type", self.reward_type, REWARD_TYPES)
+        check.check_positive("distance_threshold", self.distance_threshold)
+        check.check_positive_int("episode_length", self.episode_length)
+        check.check_bool("terminate_on_success", self.terminate_on_success)
+        check.check_positive("ctrl_dt", self.ctrl_dt)
+        check.check_positive_int("n_substeps", self.n_substeps)
+        check.check_positive("ee_step", self.ee_step)
+        check.check_positive("joint_step", self.joint_step)
+        check.check_positive_int("ik_iterations", self.ik_iterations)
+        check.check_positive("ik_damping", self.ik_damping)
+        check.check_bool("contacts", self.contacts)
+        for field in ("goal_low", "goal_high"):
+            value = getattr(self, field)
+            if len(value) != 3:
+                raise ValueError(f"{field}={value!r} must have 3 numbers (x, y, z)")
+        if not all(lo <= hi for lo, hi in zip(self.goal_low, self.goal_high, strict=True)):
+            raise ValueError(
+                f"goal_low={self.goal_low!r} must be <= goal_high={self.goal_high!r} on every axis"
+            )
+
+
+class PandaReach(GoalEnv):
+    """Franka Panda reach task on MJX. See ``PandaReachConfig`` for the settings."""
+
+    def __init__(self, config: PandaReachConfig | None = None, name: str = "PandaReach"):
+        self.config = config = config or PandaReachConfig()
+        self.name = name
+        self.mj_model = panda_model.load(config.ctrl_dt / config.n_substeps, config.contacts)
+        self.model = mjx.put_model(self.mj_model)
+        self._ee_site = self.mj_model.site(panda_model.EE_SITE).id
+        joints = [self.mj_model.joint(name) for name in panda_model.ARM_JOINTS]
+        self._qpos_low = jnp.asarray([j.range[0] for j in joints], jnp.float32)
+        self._qpos_high = jnp.asarray([j.range[1] for j in joints], jnp.float32)
+        self._goal_low = jnp.asarray(config.goal_low, jnp.float32)
+        self._goal_high = jnp.asarray(config.goal_high, jnp.float32)
+        self._ee_down = jnp.asarray(panda_model.EE_DOWN_ROTATION, jnp.float32)
+        # Every episode starts from the same pose at rest; only the goal changes. The reset
+        # state is therefore computed once, by MuJoCo, and reset costs a goal draw.
+        self._neutral = mjx.put_data(self.mj_model, panda_model.neutral_data(self.mj_model))
+
+    @property
+    def action_size(self) -> int:
+        return 3 if self.config.control_type == "ee" else len(panda_model.ARM_JOINTS)
+
+    @property
+    def backend(self) -> str:
+        return "mjx"
+
+    @property
+    def dt(self) -> float:
+        return self.config.ctrl_dt
+
+    def sample_goal(self, key: jax.Array) -> jax.Array:
+        """Uniform in the goal box: [3]."""
+        return jax.random.uniform(key, (3,), minval=self._goal_low, maxval=self._goal_high)
+
+    def reset(self, rng: jax.Array) -> State:
+        goal = self.sample_goal(rng)
+        obs = self._observe(self._neutral, goal)
+        return self._initial_state(self._neutral, obs, goal)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        self._check_action(action)
+        action = jnp.clip(action, -1.0, 1.0)
+        data = state.pipeline_state
+        data = data.replace(ctrl=self._joint_targets(data, action))
+
+        def substep(data: mjx.Data, _):
+            return mjx.step(self.model, data), None
+
+        data, _ = jax.lax.scan(substep, data, None, length=self.config.n_substeps)
+        data = self._sense(data)
+        finite = jnp.isfinite(data.qpos).all() & jnp.isfinite(data.qvel).all()
+        data = jax.tree.map(lambda now, rest: jnp.where(finite, now, rest), data, self._neutral)
+        obs = self._observe(data, state.info["goal"])
+        return self._transition(state, data, obs, nonfinite=~finite)
+
+    def _joint_targets(self, data: mjx.Data, action: jax.Array) -> jax.Array:
+        """Servo targets [7] for a clipped action; ``data`` has kinematics at its qpos."""
+        if self.config.control_type == "joints":
+            target = data.qpos + self.config.joint_step * action
+            return jnp.clip(target, self._qpos_low, self._qpos_high)
+        target_pos = data.site_xpos[self._ee_site] + self.config.ee_step * action
+        target_pos = target_pos.at[2].max(panda_model.TABLE_TOP_Z)
+        return ik.solve_site_pose(
+            self.model,
+            data,
+            self._ee_site,
+            target_pos,
+            self._ee_down,
+            self._qpos_low,
+            self._qpos_high,
+            self.config.ik_iterations,
+            self.config.ik_damping,
+        )
+
+    def _sense(self, data: mjx.Data) -> mjx.Data:
+        """Positions (and the frames the Jacobian needs) at the final joint angles.
+
+        ``mjx.step`` computes kinematics before it integrates, so without this the ee position
+        would lag the joint angles by a substep.
+        """
+        return mjx.com_pos(self.model, mjx.kinematics(self.model, data))
+
+    def _observe(self, data: mjx.Data, goal: jax.Array) -> dict[str, jax.Array]:
+        """{"observation": [6] ee position and linear velocity, "achieved_goal": [3],
+        "desired_goal": [3]}, float32."""
+        ee_pos = data.site_xpos[self._ee_site]
+        jacp, _ = mjx.jac(self.model, data, ee_pos, self.model.site_bodyid[self._ee_site])
+        ee_vel = jacp.T @ data.qvel
+        return {
+            "observation": jnp.concatenate([ee_pos, ee_vel]).astype(jnp.float32),
+            "achieved_goal": ee_pos.astype(jnp.float32),
+            "desired_goal": goal.astype(jnp.float32),
+        }

@@ -1,0 +1,34 @@
+"""Environments by name, with keyword overrides of their configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envs import validation
+from envs.goal_env import GoalEnv
+from envs.panda_reach import PandaReach, PandaReachConfig
+
+_PANDA_VARIANTS = {
+    "PandaReach": {"control_type": "ee", "reward_type": "sparse"},
+    "PandaReachDense": {"control_type": "ee", "reward_type": "dense"},
+    "PandaReachJoints": {"control_type": "joints", "reward_type": "sparse"},
+    "PandaReachJointsDense": {"control_type": "joints", "reward_type": "dense"},
+}
+ENV_NAMES = (*_PANDA_VARIANTS, "PlanarReach", "PlanarReachDense")
+
+
+def make(name: str, **overrides: Any) -> GoalEnv:
+    """The environment called ``name``, its config changed by ``overrides``.
+
+    Raises ValueError naming the bad name or key, before anything is compiled.
+    """
+    if name in _PANDA_VARIANTS:
+        config = PandaReachConfig(**_PANDA_VARIANTS[name])
+        return PandaReach(validation.replace_fields(config, overrides, name), name=name)
+    if name in ("PlanarReach", "PlanarReachDense"):
+        from envs.planar_reach import PlanarReach, PlanarReachConfig
+
+        reward_type = "dense" if name.endswith("Dense") else "sparse"
+        config = PlanarReachConfig(reward_type=reward_type)
+        return PlanarReach(validation.replace_fields(config, overrides, name), name=name)
+    raise ValueError(f"unknown environment {name!r}; known environments: {list(ENV_NAMES)}")

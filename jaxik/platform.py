@@ -1,0 +1,76 @@
+"""XLA flags the project needs on the CPU, set before JAX starts its backend.
+
+Two of XLA's newer CPU features hurt MJX badly (measured with jax 0.9.2 and 0.10.2, mujoco-mjx
+3.17, on a 2-core CPU; see shared/device/README.md):
+
+- the fusion emitters make forward kinematics of a 7-link chain about 1,000 times slower
+  (~170 against ~220,000 steps/s, compile 27 s against 2 s);
+- the concurrency-optimised scheduler can hang calls with more than ~1,024 environments.
+
+This module must not import jax: XLA reads ``XLA_FLAGS`` once, when the first backend starts.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+import warnings
+
+CPU_XLA_FLAGS = (
+    "--xla_cpu_use_fusion_emitters=false",
+    "--xla_cpu_enable_concurrency_optimized_scheduler=false",
+)
+
+
+def _accelerator_plugin_installed() -> bool:
+    """Whether a JAX accelerator plugin (CUDA, ROCm, ...) is installed."""
+    return bool(importlib.metadata.entry_points(group="jax_plugins"))
+
+
+def cpu_is_backend() -> bool:
+    """Whether JAX will run on the CPU, judged without importing jax.
+
+    ``JAX_PLATFORMS`` decides where it is set; otherwise JAX prefers an installed accelerator.
+    """
+    platforms = os.environ.get("JAX_PLATFORMS", "").strip().lower()
+    if platforms:
+        return platforms.split(",")[0].strip() == "cpu"
+    return not _accelerator_plugin_installed()
+
+
+def _backend_started() -> bool:
+    jax_module = sys.modules.get("jax")
+    if jax_module is None:
+        return False
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge._backends)
+    except (ImportError, AttributeError):
+        return True
+
+
+def configure_xla_flags() -> list[str]:
+    """Appends the CPU flags to ``XLA_FLAGS`` (keeping the user's) when the CPU is the backend.
+
+    Returns the flags that were added. Flags already present, with any value, are left as the
+    user set them. Warns when JAX's backend started before this ran: XLA has then read its flags.
+    """
+    if not cpu_is_backend():
+        return []
+    current = os.environ.get("XLA_FLAGS", "")
+    present = {flag.split("=")[0] for flag in current.split()}
+    added = [flag for flag in CPU_XLA_FLAGS if flag.split("=")[0] not in present]
+    if not added:
+        return []
+    if _backend_started():
+        warnings.warn(
+            "jaxik: JAX's backend started before jaxik/envs was imported, so XLA did not get "
+            f"{' '.join(added)}; MJX will be very slow on the CPU. Import envs or jaxik before "
+            "using jax, or set XLA_FLAGS yourself.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    os.environ["XLA_FLAGS"] = " ".join([current.strip(), *added]).strip()
+    return added
