@@ -4,6 +4,7 @@ import envs
 env = envs.make("PandaReach")                 # or PandaReachDense, PandaReachJoints,
                                               # PandaReachJointsDense, PlanarReach
 env = envs.make("PandaReach", terminate_on_success=False)
+train_env = envs.AutoResetWrapper(env)        # new goal at every reset, final obs kept
 """
 
 import jaxik.platform as _platform
@@ -11,5 +12,6 @@ import jaxik.platform as _platform
 _platform.configure_xla_flags()
 
 from envs.registry import ENV_NAMES, make  # noqa: E402
+from envs.wrappers import AutoResetWrapper  # noqa: E402
 
-__all__ = ["ENV_NAMES", "make"]
+__all__ = ["ENV_NAMES", "AutoResetWrapper", "make"]

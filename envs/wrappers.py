@@ -1,0 +1,46 @@
+"""Training wrappers for single (unbatched) environments; batch the wrapped env with jax.vmap."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from brax.envs.base import State, Wrapper
+
+# info entries that describe the episode rather than the transition: replaced at a reset.
+EPISODE_INFO = ("goal", "steps")
+
+
+class AutoResetWrapper(Wrapper):
+    """Starts a new episode, with a new goal, wherever one ended.
+
+    Brax's own AutoResetWrapper returns to a state cached at the first reset, so goals would
+    never change; this one calls ``reset`` with a fresh key each time. After a step that ended an
+    episode, ``state.obs`` is the new episode's first observation and
+    ``state.info["final_obs"]`` the ended episode's last one (the learner's next observation);
+    ``reward``, ``done``, ``metrics``, ``info["truncation"]`` and ``info["terminated"]`` still
+    describe the transition that was taken.
+    """
+
+    def reset(self, rng: jax.Array) -> State:
+        rng, key = jax.random.split(rng)
+        state = self.env.reset(key)
+        info = dict(state.info, final_obs=state.obs, reset_rng=rng)
+        return state.replace(info=info)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        state = self.env.step(state, action)
+        rng, key = jax.random.split(state.info["reset_rng"])
+        fresh = self.env.reset(key)
+        done = state.done > 0
+
+        def pick(new, old):
+            return jnp.where(done, new, old)
+
+        info = dict(state.info, final_obs=state.obs, reset_rng=rng)
+        for name in EPISODE_INFO:
+            info[name] = pick(fresh.info[name], state.info[name])
+        return state.replace(
+            pipeline_state=jax.tree.map(pick, fresh.pipeline_state, state.pipeline_state),
+            obs=jax.tree.map(pick, fresh.obs, state.obs),
+            info=info,
+        )

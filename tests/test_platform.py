@@ -1,0 +1,54 @@
+"""The CPU XLA flags are set by the project itself, before JAX reads them."""
+
+import os
+import subprocess
+import sys
+
+from jaxik.platform import CPU_XLA_FLAGS
+
+PROBE = """
+import envs, jax, os
+print(os.environ["XLA_FLAGS"])
+print(jax.default_backend(), jax.device_count())
+"""
+
+
+def _run(env_overrides: dict[str, str]) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
+    env.update(env_overrides)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip().splitlines()[-2:]  # MJX may print notices first
+
+
+def test_flags_in_force_and_user_flags_kept():
+    # The user's flag takes effect (2 host devices), which shows that XLA read XLA_FLAGS as it
+    # stood after `import envs` appended the project's flags.
+    flags, backend = _run(
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    )
+    assert flags.split()[0] == "--xla_force_host_platform_device_count=2"
+    for flag in CPU_XLA_FLAGS:
+        assert flag in flags.split()
+    assert backend == "cpu 2"
+
+
+def test_user_value_of_a_flag_wins():
+    flags, _ = _run({"XLA_FLAGS": "--xla_cpu_use_fusion_emitters=true", "JAX_PLATFORMS": "cpu"})
+    assert "--xla_cpu_use_fusion_emitters=true" in flags.split()
+    assert "--xla_cpu_use_fusion_emitters=false" not in flags.split()
+
+
+def test_not_set_when_another_backend_is_chosen():
+    from jaxik import platform
+
+    saved = os.environ.get("JAX_PLATFORMS")
+    os.environ["JAX_PLATFORMS"] = "cuda"
+    try:
+        assert not platform.cpu_is_backend()
+    finally:
+        if saved is None:
+            del os.environ["JAX_PLATFORMS"]
+        else:
+            os.environ["JAX_PLATFORMS"] = saved
