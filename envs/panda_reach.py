@@ -53,12 +53,14 @@ class PandaReachConfig:
     """Metres of ee target displacement per unit action (ee control)."""
     joint_step: float = 0.05
     """Radians of joint target displacement per unit action (joints control)."""
-    ik_iterations: int = 3
+    ik_iterations: int = 2
     """Damped-least-squares iterations per control step (ee control)."""
     ik_damping: float = 0.05
     """Damping of the least-squares IK."""
     contacts: bool = False
     """Simulate contact of the arm with the table and floor (not needed for reaching)."""
+    joint_limits: bool = False
+    """Enforce joint limits as constraints too (targets are always clipped to them); slower."""
 
     def __post_init__(self) -> None:
         check.check_choice("control_type", self.control_type, CONTROL_TYPES)
@@ -73,6 +75,7 @@ class PandaReachConfig:
         check.check_positive_int("ik_iterations", self.ik_iterations)
         check.check_positive("ik_damping", self.ik_damping)
         check.check_bool("contacts", self.contacts)
+        check.check_bool("joint_limits", self.joint_limits)
         for field in ("goal_low", "goal_high"):
             value = getattr(self, field)
             if len(value) != 3:
@@ -89,7 +92,9 @@ class PandaReach(GoalEnv):
     def __init__(self, config: PandaReachConfig | None = None, name: str = "PandaReach"):
         self.config = config = config or PandaReachConfig()
         self.name = name
-        self.mj_model = panda_model.load(config.ctrl_dt / config.n_substeps, config.contacts)
+        self.mj_model = panda_model.load(
+            config.ctrl_dt / config.n_substeps, config.contacts, config.joint_limits
+        )
         self.model = mjx.put_model(self.mj_model)
         self._ee_site = self.mj_model.site(panda_model.EE_SITE).id
         joints = [self.mj_model.joint(name) for name in panda_model.ARM_JOINTS]

@@ -1,0 +1,68 @@
+"""``python -m jaxik.bench env [--envs 1 64 1024 4096] [--env-names ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
+from jaxik.bench import env as env_bench
+from jaxik.bench import machine
+
+
+def _positive_ints(values: list[str]) -> list[int]:
+    out = []
+    for value in values:
+        if not value.isdigit() or int(value) < 1:
+            raise SystemExit(f"--envs: {value!r} is not a positive integer")
+        out.append(int(value))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m jaxik.bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    env_parser = sub.add_parser("env", help="control steps/s against the number of environments")
+    env_parser.add_argument("--envs", nargs="+", default=["1", "64", "1024", "4096"])
+    env_parser.add_argument("--env-names", nargs="+", default=["PandaReach", "PandaReachJoints"])
+    env_parser.add_argument("--out", type=Path, default=Path("runs/bench"))
+    env_parser.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
+    args = parser.parse_args(argv)
+
+    import envs
+
+    for name in args.env_names:
+        if name not in envs.ENV_NAMES:
+            raise SystemExit(f"--env-names: unknown environment {name!r}; known: {envs.ENV_NAMES}")
+    sizes = _positive_ints(args.envs)
+    where = machine.describe()
+    print(f"machine: {where}", flush=True)
+    results = []
+    for name in args.env_names:
+        for num_envs in sizes:
+            result = env_bench.measure(name, num_envs)
+            results.append(result)
+            print(
+                f"{name:>18} {num_envs:>6} envs: {result.steps_per_second:>12,.0f} steps/s "
+                f"(compile {result.compile_seconds:.1f} s)",
+                flush=True,
+            )
+    text = env_bench.table(results)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "env.json").write_text(
+        json.dumps(
+            {"machine": where, "results": [dataclasses.asdict(r) for r in results]}, indent=2
+        )
+    )
+    command = "python -m jaxik.bench env " + " ".join(sys.argv[2:] if argv is None else argv[1:])
+    body = f"## Environment throughput: {where}\n\nCommand: `{command.strip()}`\n\n{text}\n"
+    machine.write_section(args.markdown, f"env {where}", body)
+    print(f"wrote {args.out / 'env.json'} and {args.markdown}")
+
+
+if __name__ == "__main__":
+    main()
