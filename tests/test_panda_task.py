@@ -168,3 +168,16 @@ def test_config_is_frozen_and_documented():
         "desired_goal": (3,),
         "observation": (6,),
     }
+
+
+@pytest.mark.parametrize("contacts", [False, True])
+def test_contacts_option_stops_the_arm_at_the_table(contacts):
+    env = envs.make("PandaReachJoints", contacts=contacts, joint_limits=contacts)
+    step = jax.jit(env.step)
+    state = env.reset(jax.random.key(0))
+    for _ in range(40):  # tilt the shoulder forward: the hand goes down into the table
+        state = step(state, jnp.asarray([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]))
+    ee_height = float(state.obs["achieved_goal"][2])
+    assert np.isfinite(np.asarray(state.obs["observation"])).all()
+    # the fingertips end 2 mm below the grasp point; without contacts the arm passes through
+    assert (ee_height > -0.01) if contacts else (ee_height < -0.1), ee_height
