@@ -48,30 +48,40 @@ def load_config(path: Path, overrides: dict[str, Any]) -> RolloutConfig:
     return RolloutConfig(**values)
 
 
-def run(config: RolloutConfig) -> dict[str, float]:
-    """Rolls out uniform random actions; returns episodes, success rate and speed."""
+def make_rollout(env_name: str, num_envs: int, num_steps: int, **env_overrides: Any):
+    """A jitted ``rollout(key) -> (episodes ended, successes, mean reward)``: ``num_envs``
+    auto-resetting environments stepped ``num_steps`` times with uniform random actions, in one
+    ``lax.scan`` (as training steps them)."""
     import jax
 
     import envs
 
-    env = envs.AutoResetWrapper(envs.make(config.env))
+    env = envs.AutoResetWrapper(envs.make(env_name, **env_overrides))
 
     def rollout(key):
         reset_key, action_key = jax.random.split(key)
-        state = jax.vmap(env.reset)(jax.random.split(reset_key, config.num_envs))
+        state = jax.vmap(env.reset)(jax.random.split(reset_key, num_envs))
 
         def one_step(state, step_key):
-            shape = (config.num_envs, env.action_size)
+            shape = (num_envs, env.action_size)
             action = jax.random.uniform(step_key, shape, minval=-1.0, maxval=1.0)
             state = jax.vmap(env.step)(state, action)
             return state, (state.done, state.metrics["success"] * state.done, state.reward)
 
-        keys = jax.random.split(action_key, config.num_steps)
+        keys = jax.random.split(action_key, num_steps)
         _, (done, success, reward) = jax.lax.scan(one_step, state, keys)
         return done.sum(), success.sum(), reward.mean()
 
+    return jax.jit(rollout)
+
+
+def run(config: RolloutConfig) -> dict[str, float]:
+    """Rolls out uniform random actions; returns episodes, success rate and speed."""
+    import jax
+
+    rollout = make_rollout(config.env, config.num_envs, config.num_steps)
     start = time.perf_counter()
-    compiled = jax.jit(rollout).lower(jax.random.key(config.seed)).compile()
+    compiled = rollout.lower(jax.random.key(config.seed)).compile()
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
     episodes, successes, mean_reward = jax.block_until_ready(compiled(jax.random.key(config.seed)))

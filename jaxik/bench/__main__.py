@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
 from jaxik.bench import env as env_bench
 from jaxik.bench import machine
@@ -30,6 +32,13 @@ def main(argv: list[str] | None = None) -> None:
     env_parser.add_argument("--env-names", nargs="+", default=["PandaReach", "PandaReachJoints"])
     env_parser.add_argument("--out", type=Path, default=Path("runs/bench"))
     env_parser.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
+    env_parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment config overrides, e.g. joint_limits=true ik_iterations=1",
+    )
     args = parser.parse_args(argv)
 
     import envs
@@ -38,12 +47,23 @@ def main(argv: list[str] | None = None) -> None:
         if name not in envs.ENV_NAMES:
             raise SystemExit(f"--env-names: unknown environment {name!r}; known: {envs.ENV_NAMES}")
     sizes = _positive_ints(args.envs)
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set: {item!r} must look like key=value")
+        overrides[key] = yaml.safe_load(value)
+    for name in args.env_names:  # bad keys or values fail here, before anything compiles
+        try:
+            envs.make(name, **overrides)
+        except ValueError as error:
+            raise SystemExit(f"--set: {error}") from None
     where = machine.describe()
     print(f"machine: {where}", flush=True)
     results = []
     for name in args.env_names:
         for num_envs in sizes:
-            result = env_bench.measure(name, num_envs)
+            result = env_bench.measure(name, num_envs, **overrides)
             results.append(result)
             print(
                 f"{name:>18} {num_envs:>6} envs: {result.steps_per_second:>12,.0f} steps/s "
@@ -59,8 +79,12 @@ def main(argv: list[str] | None = None) -> None:
         )
     )
     command = "python -m jaxik.bench env " + " ".join(sys.argv[2:] if argv is None else argv[1:])
-    body = f"## Environment throughput: {where}\n\nCommand: `{command.strip()}`\n\n{text}\n"
-    machine.write_section(args.markdown, f"env {where}", body)
+    setting = " ".join(f"{k}={v}" for k, v in overrides.items()) or "default settings"
+    body = (
+        f"## Environment throughput ({setting}): {where}\n\n"
+        f"Command: `{command.strip()}`\n\n{text}\n"
+    )
+    machine.write_section(args.markdown, f"env {setting} {where}", body)
     print(f"wrote {args.out / 'env.json'} and {args.markdown}")
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 import jax
 
-import envs
+from jaxik.random_rollout import make_rollout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,30 +29,11 @@ class EnvResult:
         return self.num_envs * self.num_steps / self.run_seconds
 
 
-def make_rollout(env_name: str, num_envs: int, num_steps: int):
-    """A jitted ``rollout(key) -> success count`` over num_envs x num_steps random actions."""
-    env = envs.AutoResetWrapper(envs.make(env_name))
-
-    def rollout(key: jax.Array) -> jax.Array:
-        reset_key, action_key = jax.random.split(key)
-        state = jax.vmap(env.reset)(jax.random.split(reset_key, num_envs))
-
-        def one_step(state, step_key):
-            action = jax.random.uniform(
-                step_key, (num_envs, env.action_size), minval=-1.0, maxval=1.0
-            )
-            state = jax.vmap(env.step)(state, action)
-            return state, state.metrics["success"].sum()
-
-        _, successes = jax.lax.scan(one_step, state, jax.random.split(action_key, num_steps))
-        return successes.sum()
-
-    return jax.jit(rollout)
-
-
-def measure(env_name: str, num_envs: int, target_env_steps: int = 100_000) -> EnvResult:
+def measure(
+    env_name: str, num_envs: int, target_env_steps: int = 100_000, **env_overrides: Any
+) -> EnvResult:
     num_steps = int(min(1000, max(20, target_env_steps // num_envs)))
-    rollout = make_rollout(env_name, num_envs, num_steps)
+    rollout = make_rollout(env_name, num_envs, num_steps, **env_overrides)
     key = jax.random.key(0)
     start = time.perf_counter()
     compiled = rollout.lower(key).compile()
