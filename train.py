@@ -1,46 +1,41 @@
-"""Command-line entry: ``python train.py --config configs/default.yaml [key=value ...]``.
+"""Train DDPG, TD3 or SAC with HER on a reach task.
 
-Until the trainer lands (issue 3), this runs a random-policy rollout of the configured
-environment and prints what it did.
+    python train.py --config configs/default.yaml [key=value ...] [--out runs/NAME]
+
+Overrides use the config's field names (see jaxik/config.py), e.g. ``algo=sac seed=3
+env_config.terminate_on_success=false``. Everything is written into --out.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
-from jaxik import random_rollout
+from jaxik import config as config_lib
+from jaxik import run
 
 
-def parse_override(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise SystemExit(f"override {text!r} must look like key=value")
-    key, value = text.split("=", 1)
-    import yaml
-
-    return key, yaml.safe_load(value)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
-    parser.add_argument("overrides", nargs="*", help="key=value settings over the config file")
-    args = parser.parse_args()
-    try:
-        config = random_rollout.load_config(args.config, dict(map(parse_override, args.overrides)))
-    except ValueError as error:
-        raise SystemExit(f"{args.config}: {error}") from None
-    print(f"random-policy rollout: {config}")
-    result = random_rollout.run(config)
-    print(
-        f"{config.env}: {result['env_steps']:,} control steps in {config.num_envs} environments, "
-        f"{result['episodes']:,} episodes ended, random-policy success "
-        f"{result['success_rate']:.1%}, mean reward {result['mean_reward']:.3f}; "
-        f"{result['steps_per_second']:,.0f} steps/s after {result['compile_seconds']:.1f} s "
-        "of compilation"
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
+    parser.add_argument("--out", type=Path, default=None, help="default: runs/<config name>")
+    parser.add_argument("overrides", nargs="*", help="key=value settings over the config file")
+    args = parser.parse_args(argv)
+    try:
+        config = config_lib.load(args.config, args.overrides)
+    except (ValueError, OSError) as error:
+        print(f"{args.config}: {error}", file=sys.stderr)
+        return 2
+    out = args.out or Path("runs") / args.config.stem
+    summary = run.run(config, out)
+    print(run.describe(summary))
+    print(f"Outputs in {out}/")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -74,3 +74,16 @@ def configure_xla_flags() -> list[str]:
         )
     os.environ["XLA_FLAGS"] = " ".join([current.strip(), *added]).strip()
     return added
+
+
+def enable_compilation_cache(directory: str | None = None) -> str:
+    """Keeps compiled programs on disk so a second run of the same configuration skips most of
+    its compilation. ``directory`` defaults to $JAXIK_CACHE_DIR or ~/.cache/jaxik/xla."""
+    import jax
+
+    directory = directory or os.environ.get("JAXIK_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "jaxik", "xla"
+    )
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    return directory

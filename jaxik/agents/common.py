@@ -1,0 +1,56 @@
+"""What the three learners share: their interface, TD targets and soft target updates."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    """An algorithm as pure functions over its own state pytree.
+
+    init(key) -> state
+    act(state, x [n, in_dim], key, explore: bool (static)) -> action [n, action_size]
+        (explore adds the algorithm's own exploration: SAC samples, DDPG / TD3 return the
+        deterministic action, to which the trainer adds its exploration noise)
+    update(state, batch: Update, key) -> (state, metrics: dict of scalars)
+    """
+
+    init: Callable[[jax.Array], Any]
+    act: Callable[..., jax.Array]
+    update: Callable[..., tuple[Any, dict[str, jax.Array]]]
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass
+class Update:
+    """A normalised training batch: [batch, ...]."""
+
+    x: jax.Array  # [batch, in_dim]: normalised observation and goal
+    action: jax.Array  # [batch, action_size]
+    reward: jax.Array  # [batch]
+    next_x: jax.Array  # [batch, in_dim]: normalised next observation, same goal
+    terminated: jax.Array  # [batch] float: 1 stops bootstrapping; truncation does not
+
+
+def td_target(
+    reward: jax.Array, terminated: jax.Array, gamma: float | jax.Array, next_value: jax.Array
+) -> jax.Array:
+    """r + gamma * V(s') unless the episode terminated; [batch] each. A transition cut by the
+    time limit is not terminated, so it bootstraps."""
+    return jax.lax.stop_gradient(reward + gamma * (1.0 - terminated) * next_value)
+
+
+def soft_update(target: Any, online: Any, tau: float | jax.Array) -> Any:
+    """Polyak averaging: target <- tau * online + (1 - tau) * target."""
+    return jax.tree.map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)
+
+
+def mean_squared_error(prediction: jax.Array, target: jax.Array) -> jax.Array:
+    """prediction [num_critics, batch], target [batch] -> scalar, summed over critics."""
+    return jnp.mean((prediction - target[None, :]) ** 2, axis=1).sum()

@@ -1,0 +1,20 @@
+"""DDPG (Lillicrap et al. 2015): one critic, a deterministic actor updated every step, soft
+targets. It is TD3's update with one critic, no target smoothing and no delay; its exploration
+noise (Gaussian or Ornstein-Uhlenbeck) is added by the trainer."""
+
+from __future__ import annotations
+
+from jaxik.agents.common import Agent
+from jaxik.agents.td3 import make_deterministic
+
+
+def make(config, in_dim: int, action_size: int) -> Agent:
+    return make_deterministic(
+        config,
+        in_dim,
+        action_size,
+        num_critics=1,
+        policy_delay=1,
+        target_noise=0.0,
+        target_noise_clip=0.0,
+    )

@@ -1,0 +1,114 @@
+"""SAC (Haarnoja et al. 2018): tanh-squashed Gaussian actor, twin critics with the minimum in
+the target, and a temperature tuned automatically toward entropy -action_size."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxik.agents import common
+from jaxik.agents.common import Agent, Update
+from jaxik.networks import Critic, GaussianActor, apply_critics, init_critics, squashed_sample
+
+NUM_CRITICS = 2
+
+
+@struct.dataclass
+class SacState:
+    actor_params: dict
+    critic_params: dict  # leaves [NUM_CRITICS, ...]
+    target_critic_params: dict
+    log_alpha: jax.Array  # scalar
+    actor_opt_state: optax.OptState
+    critic_opt_state: optax.OptState
+    alpha_opt_state: optax.OptState
+    updates: jax.Array  # int32
+
+
+def make(config, in_dim: int, action_size: int) -> Agent:
+    """``config`` supplies hidden_sizes, learning_rate, gamma, tau, init_alpha."""
+    actor = GaussianActor(config.hidden_sizes, action_size)
+    critic = Critic(config.hidden_sizes)
+    optimizer = optax.adam(config.learning_rate)
+    target_entropy = -float(action_size)
+
+    def init(key: jax.Array) -> SacState:
+        actor_key, critic_key = jax.random.split(key)
+        x, action = jnp.zeros((1, in_dim)), jnp.zeros((1, action_size))
+        actor_params = actor.init(actor_key, x)
+        critic_params = init_critics(critic, critic_key, NUM_CRITICS, x, action)
+        log_alpha = jnp.log(jnp.asarray(config.init_alpha, jnp.float32))
+        return SacState(
+            actor_params=actor_params,
+            critic_params=critic_params,
+            target_critic_params=critic_params,
+            log_alpha=log_alpha,
+            actor_opt_state=optimizer.init(actor_params),
+            critic_opt_state=optimizer.init(critic_params),
+            alpha_opt_state=optimizer.init(log_alpha),
+            updates=jnp.zeros((), jnp.int32),
+        )
+
+    def act(state: SacState, x: jax.Array, key: jax.Array, explore: bool) -> jax.Array:
+        mean, log_std = actor.apply(state.actor_params, x)
+        if not explore:
+            return jnp.tanh(mean)
+        return squashed_sample(mean, log_std, key)[0]
+
+    def critic_loss(critic_params, state: SacState, batch: Update, key: jax.Array):
+        alpha = jnp.exp(state.log_alpha)
+        next_action, next_log_prob = squashed_sample(*actor.apply(state.actor_params, batch.next_x), key)
+        next_q = apply_critics(critic, state.target_critic_params, batch.next_x, next_action)
+        next_value = next_q.min(axis=0) - alpha * next_log_prob
+        target = common.td_target(batch.reward, batch.terminated, config.gamma, next_value)
+        q = apply_critics(critic, critic_params, batch.x, batch.action)
+        return common.mean_squared_error(q, target), q.mean()
+
+    def actor_loss(actor_params, state: SacState, batch: Update, key: jax.Array):
+        alpha = jnp.exp(state.log_alpha)
+        action, log_prob = squashed_sample(*actor.apply(actor_params, batch.x), key)
+        q = apply_critics(critic, state.critic_params, batch.x, action).min(axis=0)
+        return (alpha * log_prob - q).mean(), log_prob
+
+    def alpha_loss(log_alpha, log_prob):
+        return -(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy)).mean()
+
+    def update(state: SacState, batch: Update, key: jax.Array):
+        critic_key, actor_key = jax.random.split(key)
+        (c_loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
+            state.critic_params, state, batch, critic_key
+        )
+        changes, critic_opt_state = optimizer.update(grads, state.critic_opt_state)
+        critic_params = optax.apply_updates(state.critic_params, changes)
+        state = state.replace(critic_params=critic_params, critic_opt_state=critic_opt_state)
+
+        (a_loss, log_prob), grads = jax.value_and_grad(actor_loss, has_aux=True)(
+            state.actor_params, state, batch, actor_key
+        )
+        changes, actor_opt_state = optimizer.update(grads, state.actor_opt_state)
+        actor_params = optax.apply_updates(state.actor_params, changes)
+
+        t_loss, grad = jax.value_and_grad(alpha_loss)(state.log_alpha, log_prob)
+        change, alpha_opt_state = optimizer.update(grad, state.alpha_opt_state)
+        state = state.replace(
+            actor_params=actor_params,
+            actor_opt_state=actor_opt_state,
+            log_alpha=optax.apply_updates(state.log_alpha, change),
+            alpha_opt_state=alpha_opt_state,
+            target_critic_params=common.soft_update(
+                state.target_critic_params, critic_params, config.tau
+            ),
+            updates=state.updates + 1,
+        )
+        metrics = {
+            "critic_loss": c_loss,
+            "actor_loss": a_loss,
+            "q_mean": q_mean,
+            "alpha": jnp.exp(state.log_alpha),
+            "entropy": -log_prob.mean(),
+        }
+        return state, metrics
+
+    return Agent(init=init, act=act, update=update)

@@ -1,0 +1,129 @@
+"""TD3 (Fujimoto et al. 2018): twin critics with the minimum in the target, target-policy
+smoothing with clipped noise, delayed actor and target updates. DDPG is this update with one
+critic, no smoothing and no delay (``ddpg.py``).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxik.agents import common
+from jaxik.agents.common import Agent, Update
+from jaxik.networks import Critic, DeterministicActor, apply_critics, init_critics
+
+
+@struct.dataclass
+class DeterministicState:
+    actor_params: dict
+    critic_params: dict  # leaves [num_critics, ...]
+    target_actor_params: dict
+    target_critic_params: dict
+    actor_opt_state: optax.OptState
+    critic_opt_state: optax.OptState
+    updates: jax.Array  # int32: critic updates so far
+
+
+def make_deterministic(
+    config,
+    in_dim: int,
+    action_size: int,
+    num_critics: int,
+    policy_delay: int,
+    target_noise: float,
+    target_noise_clip: float,
+) -> Agent:
+    """The DDPG / TD3 family; ``config`` supplies hidden_sizes, learning_rate, gamma, tau."""
+    actor = DeterministicActor(config.hidden_sizes, action_size)
+    critic = Critic(config.hidden_sizes)
+    optimizer = optax.adam(config.learning_rate)
+
+    def init(key: jax.Array) -> DeterministicState:
+        actor_key, critic_key = jax.random.split(key)
+        x, action = jnp.zeros((1, in_dim)), jnp.zeros((1, action_size))
+        actor_params = actor.init(actor_key, x)
+        critic_params = init_critics(critic, critic_key, num_critics, x, action)
+        return DeterministicState(
+            actor_params=actor_params,
+            critic_params=critic_params,
+            target_actor_params=actor_params,
+            target_critic_params=critic_params,
+            actor_opt_state=optimizer.init(actor_params),
+            critic_opt_state=optimizer.init(critic_params),
+            updates=jnp.zeros((), jnp.int32),
+        )
+
+    def act(state: DeterministicState, x: jax.Array, key: jax.Array, explore: bool) -> jax.Array:
+        del key, explore  # exploration noise is added by the trainer
+        return actor.apply(state.actor_params, x)
+
+    def critic_loss(critic_params, state: DeterministicState, batch: Update, key: jax.Array):
+        next_action = actor.apply(state.target_actor_params, batch.next_x)
+        if target_noise > 0:
+            noise = target_noise * jax.random.normal(key, next_action.shape)
+            noise = jnp.clip(noise, -target_noise_clip, target_noise_clip)
+            next_action = jnp.clip(next_action + noise, -1.0, 1.0)
+        next_q = apply_critics(critic, state.target_critic_params, batch.next_x, next_action)
+        target = common.td_target(batch.reward, batch.terminated, config.gamma, next_q.min(axis=0))
+        q = apply_critics(critic, critic_params, batch.x, batch.action)
+        return common.mean_squared_error(q, target), q.mean()
+
+    def actor_loss(actor_params, critic_params, batch: Update):
+        action = actor.apply(actor_params, batch.x)
+        first_critic = jax.tree.map(lambda p: p[:1], critic_params)
+        return -apply_critics(critic, first_critic, batch.x, action).mean()
+
+    def update_actor_and_targets(state: DeterministicState, batch: Update):
+        loss, grads = jax.value_and_grad(actor_loss)(state.actor_params, state.critic_params, batch)
+        changes, actor_opt_state = optimizer.update(grads, state.actor_opt_state)
+        actor_params = optax.apply_updates(state.actor_params, changes)
+        state = state.replace(
+            actor_params=actor_params,
+            actor_opt_state=actor_opt_state,
+            target_actor_params=common.soft_update(
+                state.target_actor_params, actor_params, config.tau
+            ),
+            target_critic_params=common.soft_update(
+                state.target_critic_params, state.critic_params, config.tau
+            ),
+        )
+        return state, loss
+
+    def update(state: DeterministicState, batch: Update, key: jax.Array):
+        (loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
+            state.critic_params, state, batch, key
+        )
+        changes, critic_opt_state = optimizer.update(grads, state.critic_opt_state)
+        state = state.replace(
+            critic_params=optax.apply_updates(state.critic_params, changes),
+            critic_opt_state=critic_opt_state,
+            updates=state.updates + 1,
+        )
+        if policy_delay == 1:
+            state, actor_loss_value = update_actor_and_targets(state, batch)
+        else:
+            state, actor_loss_value = jax.lax.cond(
+                state.updates % policy_delay == 0,
+                update_actor_and_targets,
+                lambda s, b: (s, jnp.full((), jnp.nan, jnp.float32)),
+                state,
+                batch,
+            )
+        metrics = {"critic_loss": loss, "actor_loss": actor_loss_value, "q_mean": q_mean}
+        return state, metrics
+
+    return Agent(init=init, act=act, update=update)
+
+
+def make(config, in_dim: int, action_size: int) -> Agent:
+    return make_deterministic(
+        config,
+        in_dim,
+        action_size,
+        num_critics=2,
+        policy_delay=config.policy_delay,
+        target_noise=config.target_noise,
+        target_noise_clip=config.target_noise_clip,
+    )

@@ -1,0 +1,235 @@
+"""One compiled training loop: environments, HER buffer, learner and evaluation in a lax.scan.
+
+``make_train(config)`` returns a pure ``train(key) -> (TrainState, metrics)`` that ``jax.jit``
+(and ``jax.vmap`` over keys) accepts whole. ``make_trainer`` exposes its two pieces, ``init`` and
+``chunk``, for a host loop that logs and saves between chunks: a chunk is ``iterations_per_eval``
+iterations followed by one evaluation, and every chunk is the same compiled program.
+
+An iteration: every training environment takes one step (uniform random actions for the first
+``learning_starts`` environment steps, then the policy plus exploration), the transitions go into
+the buffer and the input statistics, and ``updates_per_iteration`` gradient updates follow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from brax.envs.base import State
+from flax import struct
+
+import envs
+from jaxik import agents, evaluation, exploration, her
+from jaxik import normalizer as normalizer_lib
+from jaxik.agents.common import Update
+from jaxik.config import TrainConfig
+
+
+@struct.dataclass
+class TrainState:
+    agent: Any  # the algorithm's own state (networks, optimisers, targets)
+    normalizer: normalizer_lib.Normalizer
+    buffer: her.HerBuffer
+    env_state: State  # batched over num_envs, auto-resetting
+    noise: jax.Array  # [num_envs, action_size]: Ornstein-Uhlenbeck state
+    key: jax.Array
+    iteration: jax.Array  # int32: iterations done
+
+
+@dataclasses.dataclass(frozen=True)
+class Trainer:
+    config: TrainConfig
+    env: envs.goal_env.GoalEnv
+    agent: agents.Agent
+    init: Callable[[jax.Array], TrainState]
+    chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
+    train: Callable[[jax.Array], tuple[TrainState, dict[str, jax.Array]]]
+    evaluate: Callable[[TrainState, jax.Array], dict[str, jax.Array]]
+
+
+def make_train(config: TrainConfig) -> Callable[[jax.Array], tuple[TrainState, dict]]:
+    """A pure ``train(key)``: metrics leaves are [num_evals], one entry per evaluation."""
+    return make_trainer(config).train
+
+
+def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = None) -> Trainer:
+    """The training program for ``config`` (validated when it was built). ``trace_hook`` is
+    called each time the iteration body is traced (tests count it)."""
+    env = envs.make(config.env, **config.env_config)
+    train_env = envs.AutoResetWrapper(env)
+    obs_shapes = env.observation_size
+    obs_dim, goal_dim = obs_shapes["observation"][0], obs_shapes["desired_goal"][0]
+    action_size = env.action_size
+    in_dim = obs_dim + goal_dim
+    agent = agents.make(config, in_dim, action_size)
+    num_envs = config.num_envs
+    deterministic = config.algo in ("ddpg", "td3")
+
+    def policy_input(normalizer, observation, goal):
+        """[..., obs_dim], [..., goal_dim] -> [..., in_dim]"""
+        x = jnp.concatenate([observation, goal], axis=-1)
+        if config.normalize_observations:
+            x = normalizer_lib.normalize(normalizer, x, config.observation_clip)
+        return x
+
+    def greedy_policy(params, obs):
+        agent_state, normalizer = params
+        x = policy_input(normalizer, obs["observation"], obs["desired_goal"])
+        return agent.act(agent_state, x, jax.random.key(0), explore=False)
+
+    evaluate_policy = evaluation.make_evaluate(env, config.num_eval_envs, greedy_policy)
+
+    def evaluate(state: TrainState, key: jax.Array) -> dict[str, jax.Array]:
+        return evaluate_policy((state.agent, state.normalizer), key)
+
+    def init(key: jax.Array) -> TrainState:
+        agent_key, env_key, key = jax.random.split(key, 3)
+        env_state = jax.vmap(train_env.reset)(jax.random.split(env_key, num_envs))
+        example = her.Transitions(
+            observation=env_state.obs["observation"],
+            desired_goal=env_state.obs["desired_goal"],
+            action=jnp.zeros((num_envs, action_size)),
+            next_observation=env_state.obs["observation"],
+            next_achieved_goal=env_state.obs["achieved_goal"],
+            nonfinite=jnp.zeros((num_envs,), bool),
+            done=jnp.zeros((num_envs,), bool),
+        )
+        return TrainState(
+            agent=agent.init(agent_key),
+            normalizer=normalizer_lib.init(in_dim),
+            buffer=her.init(example, config.buffer_size),
+            env_state=env_state,
+            noise=jnp.zeros((num_envs, action_size)),
+            key=key,
+            iteration=jnp.zeros((), jnp.int32),
+        )
+
+    def sample_update(state: TrainState, key: jax.Array) -> Update:
+        batch = her.sample(
+            state.buffer,
+            key,
+            config.batch_size,
+            config.her_strategy,
+            config.her_future_prob,
+            env.config.episode_length,
+            env.compute_reward,
+            env.is_success,
+            env.config.terminate_on_success,
+        )
+        return Update(
+            x=policy_input(state.normalizer, batch.observation, batch.goal),
+            action=batch.action,
+            reward=batch.reward,
+            next_x=policy_input(state.normalizer, batch.next_observation, batch.goal),
+            terminated=batch.terminated,
+        )
+
+    def gradient_updates(state: TrainState, key: jax.Array):
+        def one_update(agent_state, update_key):
+            sample_key, learn_key = jax.random.split(update_key)
+            batch = sample_update(state.replace(agent=agent_state), sample_key)
+            return agent.update(agent_state, batch, learn_key)
+
+        keys = jax.random.split(key, config.updates_per_iteration)
+        agent_state, metrics = jax.lax.scan(one_update, state.agent, keys)
+        return agent_state, jax.tree.map(jnp.nanmean, metrics)
+
+    def skip_updates(state: TrainState, key: jax.Array):
+        shapes = jax.eval_shape(gradient_updates, state, key)[1]
+        return state.agent, jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes)
+
+    def collect_action(state: TrainState, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Actions [num_envs, action_size] and the new OU state."""
+        policy_key, noise_key, random_key = jax.random.split(key, 3)
+        obs = state.env_state.obs
+        x = policy_input(state.normalizer, obs["observation"], obs["desired_goal"])
+        action = agent.act(state.agent, x, policy_key, explore=True)
+        noise = state.noise
+        if deterministic:
+            if config.exploration_noise == "ou":
+                ended = state.env_state.done > 0
+                noise = exploration.ornstein_uhlenbeck(
+                    noise, noise_key, config.noise_std, config.ou_theta, ended
+                )
+            else:
+                noise = exploration.gaussian(noise_key, action.shape, config.noise_std)
+            action = jnp.clip(action + noise, -1.0, 1.0)
+        warming_up = state.iteration * num_envs < config.learning_starts
+        random_action = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
+        return jnp.where(warming_up, random_action, action), noise
+
+    def iteration(state: TrainState, _) -> tuple[TrainState, dict[str, jax.Array]]:
+        if trace_hook is not None:
+            trace_hook()
+        key, act_key, update_key = jax.random.split(state.key, 3)
+        action, noise = collect_action(state, act_key)
+        obs = state.env_state.obs
+        env_state = jax.vmap(train_env.step)(state.env_state, action)
+        final_obs = env_state.info["final_obs"]
+        done = env_state.done > 0
+        buffer = her.insert(
+            state.buffer,
+            her.Transitions(
+                observation=obs["observation"],
+                desired_goal=obs["desired_goal"],
+                action=action,
+                next_observation=final_obs["observation"],
+                next_achieved_goal=final_obs["achieved_goal"],
+                nonfinite=env_state.metrics["nonfinite_reset"] > 0,
+                done=done,
+            ),
+        )
+        normalizer = normalizer_lib.update(
+            state.normalizer, jnp.concatenate([obs["observation"], obs["desired_goal"]], axis=-1)
+        )
+        state = state.replace(
+            buffer=buffer,
+            normalizer=normalizer,
+            env_state=env_state,
+            noise=noise,
+            key=key,
+            iteration=state.iteration + 1,
+        )
+        ready = state.iteration * num_envs >= config.learning_starts
+        agent_state, learn_metrics = jax.lax.cond(
+            ready, gradient_updates, skip_updates, state, update_key
+        )
+        metrics = {
+            "episodes": done.sum(),
+            "successes": (done & (env_state.metrics["success"] > 0)).sum(),
+            **learn_metrics,
+        }
+        return state.replace(agent=agent_state), metrics
+
+    def chunk(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        state, per_iteration = jax.lax.scan(
+            iteration, state, None, length=config.iterations_per_eval
+        )
+        key, eval_key = jax.random.split(state.key)
+        episodes = per_iteration.pop("episodes").sum()
+        successes = per_iteration.pop("successes").sum()
+        metrics = {
+            "env_steps": state.iteration * num_envs,
+            "train_episodes": episodes,
+            "train_success": successes / jnp.maximum(episodes, 1),
+            **jax.tree.map(jnp.nanmean, per_iteration),
+            **evaluate(state, eval_key),
+        }
+        return state.replace(key=key), metrics
+
+    def train(key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
+        state = init(key)
+        return jax.lax.scan(lambda s, _: chunk(s), state, None, length=config.num_evals)
+
+    return Trainer(
+        config=config,
+        env=env,
+        agent=agent,
+        init=init,
+        chunk=chunk,
+        train=train,
+        evaluate=evaluate,
+    )
