@@ -44,3 +44,32 @@ class AutoResetWrapper(Wrapper):
             obs=jax.tree.map(pick, fresh.obs, state.obs),
             info=info,
         )
+
+
+class FlatObservation(Wrapper):
+    """Concatenates [observation, desired_goal] into one array, for trainers that expect a flat
+    observation (Brax's SAC and PPO). observation_size is then an int."""
+
+    def _flatten(self, state: State) -> State:
+        obs = state.obs
+        return state.replace(obs=jnp.concatenate([obs["observation"], obs["desired_goal"]], -1))
+
+    def reset(self, rng: jax.Array) -> State:
+        return self._flatten(self.env.reset(rng))
+
+    def step(self, state: State, action: jax.Array) -> State:
+        goal_obs = {
+            "observation": state.obs[..., : self._observation_dim],
+            "desired_goal": state.obs[..., self._observation_dim :],
+        }
+        inner = self.env.step(state.replace(obs=goal_obs), action)
+        return self._flatten(inner)
+
+    @property
+    def _observation_dim(self) -> int:
+        return self.env.observation_size["observation"][0]
+
+    @property
+    def observation_size(self) -> int:
+        sizes = self.env.observation_size
+        return sizes["observation"][0] + sizes["desired_goal"][0]

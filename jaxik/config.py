@@ -213,7 +213,10 @@ def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> Train
     items = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
     for key, value in items:
         if key.startswith("env_config."):
-            values["env_config"] = {**values.get("env_config", {}), key[len("env_config.") :]: value}
+            values["env_config"] = {
+                **values.get("env_config", {}),
+                key[len("env_config.") :]: value,
+            }
         else:
             values[key] = value
     known = {f.name for f in dataclasses.fields(TrainConfig)}

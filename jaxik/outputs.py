@@ -26,7 +26,7 @@ class RunWriter:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         self.rows: list[dict[str, float]] = []
-        self._csv_file = open(self.out / "metrics.csv", "w", newline="")  # noqa: SIM115
+        self._csv_file = open(self.out / "metrics.csv", "w", newline="")
         self._csv: csv.DictWriter | None = None
         self._tensorboard = SummaryWriter(str(self.out / "tensorboard"))
 

@@ -81,8 +81,10 @@ def enable_compilation_cache(directory: str | None = None) -> str:
     its compilation. ``directory`` defaults to $JAXIK_CACHE_DIR or ~/.cache/jaxik/xla."""
     import jax
 
-    directory = directory or os.environ.get("JAXIK_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "jaxik", "xla"
+    directory = (
+        directory
+        or os.environ.get("JAXIK_CACHE_DIR")
+        or os.path.join(os.path.expanduser("~"), ".cache", "jaxik", "xla")
     )
     jax.config.update("jax_compilation_cache_dir", directory)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)

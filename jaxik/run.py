@@ -50,10 +50,12 @@ def run(
     )
     try:
         with Progress(*columns, console=console, transient=False) as progress:
-            task = progress.add_task("env steps", total=config.num_evals * config.eval_every, status="")
+            task = progress.add_task(
+                "env steps", total=config.num_evals * config.eval_every, status=""
+            )
             for _ in range(config.num_evals):
                 state, metrics = chunk(state)
-                row = {name: float(np.asarray(value)) for name, value in metrics.items()}
+                row = metrics_row(metrics)
                 row["wall_seconds"] = time.perf_counter() - start
                 writer.add(row)
                 speed = row["env_steps"] / (time.perf_counter() - run_start)
@@ -99,6 +101,16 @@ def run(
     }
     outputs.write_summary(out, summary)
     return summary
+
+
+FIRST_COLUMNS = ("env_steps", "eval_success", "eval_return", "eval_length", "train_success")
+
+
+def metrics_row(metrics: dict[str, Any]) -> dict[str, float]:
+    """A chunk's metrics as host floats, the most read columns first."""
+    names = [n for n in FIRST_COLUMNS if n in metrics]
+    names += sorted(set(metrics) - set(names))
+    return {name: float(np.asarray(metrics[name])) for name in names}
 
 
 def describe(summary: dict[str, Any]) -> str:

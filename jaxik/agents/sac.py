@@ -59,7 +59,9 @@ def make(config, in_dim: int, action_size: int) -> Agent:
 
     def critic_loss(critic_params, state: SacState, batch: Update, key: jax.Array):
         alpha = jnp.exp(state.log_alpha)
-        next_action, next_log_prob = squashed_sample(*actor.apply(state.actor_params, batch.next_x), key)
+        next_action, next_log_prob = squashed_sample(
+            *actor.apply(state.actor_params, batch.next_x), key
+        )
         next_q = apply_critics(critic, state.target_critic_params, batch.next_x, next_action)
         next_value = next_q.min(axis=0) - alpha * next_log_prob
         target = common.td_target(batch.reward, batch.terminated, config.gamma, next_value)
@@ -90,7 +92,7 @@ def make(config, in_dim: int, action_size: int) -> Agent:
         changes, actor_opt_state = optimizer.update(grads, state.actor_opt_state)
         actor_params = optax.apply_updates(state.actor_params, changes)
 
-        t_loss, grad = jax.value_and_grad(alpha_loss)(state.log_alpha, log_prob)
+        _t_loss, grad = jax.value_and_grad(alpha_loss)(state.log_alpha, log_prob)
         change, alpha_opt_state = optimizer.update(grad, state.alpha_opt_state)
         state = state.replace(
             actor_params=actor_params,

@@ -1,0 +1,159 @@
+"""The HER buffer against a NumPy reference, on a fixture whose goals encode (episode, step)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from jaxik import her
+
+NUM_ENVS, NUM_ROWS, MAX_EPISODE = 3, 12, 5
+
+
+def fixture_buffer(rows_to_write: int, seed: int = 0):
+    """Writes ``rows_to_write`` iterations of NUM_ENVS columns of random-length episodes.
+
+    next_achieved_goal = (episode id, step in episode) and observation = (absolute time, env), so
+    every sampled quantity says where it came from. Returns the buffer and, per column, the
+    NumPy list of (episode id, step, done) by absolute time.
+    """
+    rng = np.random.default_rng(seed)
+    buffer = her.init(
+        her.Transitions(
+            observation=jnp.zeros((NUM_ENVS, 2)),
+            desired_goal=jnp.zeros((NUM_ENVS, 2)),
+            action=jnp.zeros((NUM_ENVS, 1)),
+            next_observation=jnp.zeros((NUM_ENVS, 2)),
+            next_achieved_goal=jnp.zeros((NUM_ENVS, 2)),
+            nonfinite=jnp.zeros((NUM_ENVS,), bool),
+            done=jnp.zeros((NUM_ENVS,), bool),
+        ),
+        capacity=NUM_ENVS * NUM_ROWS,
+    )
+    episode = np.arange(NUM_ENVS) * 1000
+    step = np.zeros(NUM_ENVS, int)
+    length = rng.integers(1, MAX_EPISODE + 1, NUM_ENVS)
+    history = np.zeros((rows_to_write, NUM_ENVS, 3), int)
+    insert = jax.jit(her.insert)
+    for time in range(rows_to_write):
+        done = step + 1 >= length
+        history[time] = np.stack([episode, step, done], axis=1)
+        buffer = insert(
+            buffer,
+            her.Transitions(
+                observation=jnp.asarray(
+                    np.stack([np.full(NUM_ENVS, time), np.arange(NUM_ENVS)], 1), jnp.float32
+                ),
+                desired_goal=jnp.full((NUM_ENVS, 2), -7.0),
+                action=jnp.zeros((NUM_ENVS, 1)),
+                next_observation=jnp.zeros((NUM_ENVS, 2)),
+                next_achieved_goal=jnp.asarray(np.stack([episode, step], 1), jnp.float32),
+                nonfinite=jnp.zeros((NUM_ENVS,), bool),
+                done=jnp.asarray(done),
+            ),
+        )
+        step = np.where(done, 0, step + 1)
+        episode = np.where(done, episode + 1, episode)
+        length = np.where(done, rng.integers(1, MAX_EPISODE + 1, NUM_ENVS), length)
+    return buffer, history
+
+
+def reference_end(history: np.ndarray, time: int, env: int) -> int:
+    """The episode's last written step at or after ``time``: plain NumPy scan."""
+    end = time
+    while not history[end, env, 2] and end + 1 < len(history):
+        end += 1
+    return end
+
+
+@pytest.mark.parametrize("rows_to_write", [7, 40])  # buffer partly filled; wrapped 3 times
+@pytest.mark.parametrize("strategy", ["future", "final"])
+def test_relabelled_goals_come_from_the_same_episode_later(rows_to_write, strategy):
+    buffer, history = fixture_buffer(rows_to_write)
+    sample = jax.jit(her.sample_indices, static_argnums=(2, 3, 5))
+    time, env, goal_time, relabelled = map(
+        np.asarray, sample(buffer, jax.random.key(1), 20_000, strategy, 0.8, MAX_EPISODE)
+    )
+    oldest = max(0, rows_to_write - NUM_ROWS)
+    assert time.min() >= oldest and time.max() <= rows_to_write - 1  # stored rows only
+    assert set(np.unique(time)) == set(range(oldest, rows_to_write))  # all of them
+    assert set(np.unique(env)) == set(range(NUM_ENVS))
+    assert abs(relabelled.mean() - 0.8) < 0.015
+    np.testing.assert_array_equal(goal_time[~relabelled], time[~relabelled])
+    ends = np.array([reference_end(history, t, e) for t, e in zip(time, env, strict=True)])
+    t, e, g = time[relabelled], env[relabelled], goal_time[relabelled]
+    assert (g >= t).all() and (g <= ends[relabelled]).all()
+    np.testing.assert_array_equal(history[g, e, 0], history[t, e, 0])  # same episode
+    if strategy == "final":
+        np.testing.assert_array_equal(g, ends[relabelled])
+    else:  # uniform over [time, end]: the offset's mean is half the span
+        span = ends[relabelled] - t + 1
+        position = (g - t + 0.5) / span
+        assert abs(position.mean() - 0.5) < 0.01
+        long = span >= 4
+        assert len(np.unique(g[long] - t[long])) >= 4
+
+
+def test_sampled_batch_rewards_and_terminations_are_recomputed():
+    buffer, history = fixture_buffer(40)
+    env = envs.make("PlanarReach")
+
+    def sample(buffer, key, terminate_on_success):
+        return her.sample(
+            buffer, key, 4096, "future", 0.8, MAX_EPISODE,
+            env.compute_reward, env.is_success, terminate_on_success,
+        )  # fmt: skip
+
+    batch = jax.jit(sample, static_argnums=2)(buffer, jax.random.key(2), True)
+    time, env_index = np.asarray(batch.observation, int).T
+    next_achieved = history[time, env_index, :2]
+    goal = np.asarray(batch.goal)
+    relabelled = goal[:, 0] != -7.0
+    # hindsight goals are (episode, step) of the same episode at the same or a later step
+    np.testing.assert_array_equal(goal[relabelled, 0], next_achieved[relabelled, 0])
+    assert (goal[relabelled, 1] >= next_achieved[relabelled, 1]).all()
+    distance = np.linalg.norm(next_achieved - goal, axis=1)
+    np.testing.assert_array_equal(np.asarray(batch.reward), -(distance > 0.05).astype(np.float32))
+    np.testing.assert_array_equal(
+        np.asarray(batch.terminated), (distance < 0.05).astype(np.float32)
+    )
+    assert 0 < batch.terminated.mean() < 1
+    batch = jax.jit(sample, static_argnums=2)(buffer, jax.random.key(2), False)
+    assert float(batch.terminated.max()) == 0.0  # without success termination nothing terminates
+
+
+def test_none_strategy_keeps_the_stored_goal():
+    buffer, _ = fixture_buffer(9)
+    time, _env, goal_time, relabelled = her.sample_indices(
+        buffer, jax.random.key(3), 512, "none", 0.8, MAX_EPISODE
+    )
+    assert not bool(relabelled.any())
+    np.testing.assert_array_equal(goal_time, time)
+
+
+def test_insert_and_sample_do_not_touch_the_whole_buffer():
+    """The compiled sampler gathers O(batch * max_episode) elements, independent of capacity."""
+
+    def gathered_elements(capacity_rows):
+        buffer = her.init(
+            her.Transitions(
+                observation=jnp.zeros((4, 2)), desired_goal=jnp.zeros((4, 2)),
+                action=jnp.zeros((4, 1)), next_observation=jnp.zeros((4, 2)),
+                next_achieved_goal=jnp.zeros((4, 2)), nonfinite=jnp.zeros((4,), bool),
+                done=jnp.zeros((4,), bool),
+            ),
+            capacity=4 * capacity_rows,
+        )  # fmt: skip
+        jaxpr = jax.make_jaxpr(her.sample_indices, static_argnums=(2, 3, 5))(
+            buffer, jax.random.key(0), 64, "future", 0.8, 50
+        )
+        return max(
+            int(np.prod(v.aval.shape))
+            for eqn in jaxpr.eqns
+            for v in eqn.outvars
+            if hasattr(v.aval, "shape")
+        )
+
+    # the largest intermediate: a few words per (sample, step ahead), not per stored transition
+    assert gathered_elements(1_000) == gathered_elements(100_000) <= 4 * 64 * 50
