@@ -1,4 +1,8 @@
-"""``python -m jaxik.bench env [--envs 1 64 1024 4096] [--env-names ...]``."""
+"""Benchmarks that rewrite their own sections of BENCHMARKS.md.
+
+python -m jaxik.bench env [--envs 1 64 1024 4096] [--env-names ...] [--set key=value ...]
+python -m jaxik.bench train [--config configs/default.yaml] [key=value ...]
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import yaml
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
 from jaxik.bench import env as env_bench
 from jaxik.bench import machine
+from jaxik.bench import train as train_bench
 
 
 def _positive_ints(values: list[str]) -> list[int]:
@@ -39,8 +44,43 @@ def main(argv: list[str] | None = None) -> None:
         metavar="KEY=VALUE",
         help="environment config overrides, e.g. joint_limits=true ik_iterations=1",
     )
+    train_parser = sub.add_parser("train", help="train.py's time to the success target")
+    train_parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
+    train_parser.add_argument("--out", type=Path, default=Path("runs/bench"))
+    train_parser.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
+    train_parser.add_argument("overrides", nargs="*", help="key=value settings over the config")
     args = parser.parse_args(argv)
+    if args.command == "train":
+        bench_train(args, argv)
+    else:
+        bench_env(args, argv)
 
+
+def bench_train(args: argparse.Namespace, argv: list[str] | None) -> None:
+    from jaxik import config as config_lib
+
+    try:
+        cfg = config_lib.load(args.config, args.overrides)
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"{args.config}: {error}") from None
+    where = machine.describe()
+    print(f"machine: {where}", flush=True)
+    timings = train_bench.measure(args.config, args.out, args.overrides)
+    text = train_bench.table(timings)
+    print(text)
+    command = "python -m jaxik.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    target = f"{cfg.success_target:.0%}"
+    body = (
+        f"## Time to {target} evaluation success, {args.config} "
+        f"({cfg.algo.upper()} on {cfg.env}): {where}\n\n"
+        f"Command: `{command.strip()}`\n\n{text}\n"
+    )
+    key = f"train {args.config} {' '.join(args.overrides)} {where}"
+    machine.write_section(args.markdown, key, body)
+    print(f"wrote {args.markdown}")
+
+
+def bench_env(args: argparse.Namespace, argv: list[str] | None) -> None:
     import envs
 
     for name in args.env_names:

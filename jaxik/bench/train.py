@@ -1,0 +1,84 @@
+"""Time from start to the success target of ``train.py``, with a cold and a warm compilation cache.
+
+Each measurement is a fresh process (``python train.py --config ... stop_on_success=true``), timed
+from before its start to its exit, so imports and compilation count. The first run gets an empty
+compilation cache (a fresh machine); the second reuses what the first stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass
+class TrainTiming:
+    cache: str  # "cold" or "warm"
+    process_seconds: float  # process start to exit
+    compile_seconds: float
+    solved: bool
+    solved_env_steps: float | None
+    seconds_to_target: float | None  # from the start of run() to the solving evaluation
+    seconds_to_target_after_compile: float | None
+    eval_success: float
+
+
+def measure(config: Path, out: Path, overrides: list[str]) -> list[TrainTiming]:
+    timings = []
+    with tempfile.TemporaryDirectory() as cache_dir:
+        for cache in ("cold", "warm"):
+            run_out = out / f"train-{cache}"
+            command = [sys.executable, "train.py", "--config", str(config), "--out", str(run_out)]
+            command += ["stop_on_success=true", *overrides]
+            start = time.perf_counter()
+            result = subprocess.run(
+                command,
+                cwd=ROOT,
+                env={**os.environ, "JAXIK_CACHE_DIR": cache_dir},
+                capture_output=True,
+                text=True,
+            )
+            process_seconds = time.perf_counter() - start
+            if result.returncode != 0:
+                raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+            summary = json.loads((run_out / "summary.json").read_text())
+            solved = summary["solved_at"] or {}
+            timings.append(
+                TrainTiming(
+                    cache=cache,
+                    process_seconds=process_seconds,
+                    compile_seconds=summary["compile_seconds"],
+                    solved=summary["solved"],
+                    solved_env_steps=solved.get("env_steps"),
+                    seconds_to_target=solved.get("wall_seconds"),
+                    seconds_to_target_after_compile=solved.get("seconds_after_compile"),
+                    eval_success=summary["eval_success"],
+                )
+            )
+    return timings
+
+
+def table(timings: list[TrainTiming]) -> str:
+    def seconds(value):
+        return "not reached" if value is None else f"{value:.1f}"
+
+    lines = [
+        "| compilation cache | process start to exit (s) | compile (s) | steps to target "
+        "| start to target (s) | after compilation (s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for t in timings:
+        steps = "not reached" if t.solved_env_steps is None else f"{t.solved_env_steps:,.0f}"
+        lines.append(
+            f"| {t.cache} | {t.process_seconds:.1f} | {t.compile_seconds:.1f} | {steps} | "
+            f"{seconds(t.seconds_to_target)} | {seconds(t.seconds_to_target_after_compile)} |"
+        )
+    return "\n".join(lines)
