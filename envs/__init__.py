@@ -12,6 +12,6 @@ import jaxik.platform as _platform
 _platform.configure_xla_flags()
 
 from envs.registry import ENV_NAMES, make  # noqa: E402
-from envs.wrappers import AutoResetWrapper, FlatObservation  # noqa: E402
+from envs.wrappers import AutoResetWrapper, FlatObservation, TraceOnce  # noqa: E402
 
-__all__ = ["ENV_NAMES", "AutoResetWrapper", "FlatObservation", "make"]
+__all__ = ["ENV_NAMES", "AutoResetWrapper", "FlatObservation", "TraceOnce", "make"]

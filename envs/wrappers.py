@@ -8,6 +8,8 @@ from brax.envs.base import State, Wrapper
 
 # info entries that describe the episode rather than the transition: replaced at a reset.
 EPISODE_INFO = ("goal", "steps")
+# info entries this wrapper adds.
+OWN_INFO = ("final_obs", "reset_rng")
 
 
 class AutoResetWrapper(Wrapper):
@@ -28,8 +30,12 @@ class AutoResetWrapper(Wrapper):
         return state.replace(info=info)
 
     def step(self, state: State, action: jax.Array) -> State:
-        state = self.env.step(state, action)
-        rng, key = jax.random.split(state.info["reset_rng"])
+        # The inner env sees its own state only, shaped as its reset made it, so a jitted inner
+        # step (TraceOnce) traced elsewhere is reused here.
+        own = {name: state.info[name] for name in OWN_INFO}
+        inner = {name: value for name, value in state.info.items() if name not in OWN_INFO}
+        state = self.env.step(state.replace(info=inner), action)
+        rng, key = jax.random.split(own["reset_rng"])
         fresh = self.env.reset(key)
         done = state.done > 0
 
@@ -73,3 +79,20 @@ class FlatObservation(Wrapper):
     def observation_size(self) -> int:
         sizes = self.env.observation_size
         return sizes["observation"][0] + sizes["desired_goal"][0]
+
+
+class TraceOnce(Wrapper):
+    """``reset`` and ``step`` behind ``jax.jit``: a program that steps the environment in several
+    places (training and evaluation, any batch size under ``vmap``) traces its Python once. XLA
+    still compiles each call site."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self._reset = jax.jit(env.reset)
+        self._step = jax.jit(env.step)
+
+    def reset(self, rng: jax.Array) -> State:
+        return self._reset(rng)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        return self._step(state, action)

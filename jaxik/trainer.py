@@ -58,7 +58,7 @@ def make_train(config: TrainConfig) -> Callable[[jax.Array], tuple[TrainState, d
 def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = None) -> Trainer:
     """The training program for ``config`` (validated when it was built). ``trace_hook`` is
     called each time the iteration body is traced (tests count it)."""
-    env = envs.make(config.env, **config.env_config)
+    env = envs.TraceOnce(envs.make(config.env, **config.env_config))
     train_env = envs.AutoResetWrapper(env)
     obs_shapes = env.observation_size
     obs_dim, goal_dim = obs_shapes["observation"][0], obs_shapes["desired_goal"][0]
