@@ -1,26 +1,51 @@
-"""Host-side checks of environment configurations, run before anything is traced or compiled."""
+"""Host-side checks of configurations (the environments' and the trainer's), run before anything
+is traced or compiled. Each raises ValueError naming the field, the value and what is allowed."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 from typing import Any
 
 
 def check_choice(field: str, value: Any, allowed: Iterable[Any]) -> None:
-    allowed = tuple(allowed)
+    allowed = list(allowed)
     if value not in allowed:
         raise ValueError(f"{field}={value!r} is not allowed; choose one of {allowed}")
+
+
+def check_int(field: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{field}={value!r} must be an integer >= {minimum}")
+
+
+def check_positive_int(field: str, value: int) -> None:
+    check_int(field, value, minimum=1)
+
+
+def check_range(
+    field: str,
+    value: Any,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """``value`` is a number in [low, high], each end open where asked."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (
+            value < high if high_open else value <= high
+        )
+    if not ok:
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{field}={value!r} must be a number in {left}{low}, {high}{right}")
 
 
 def check_positive(field: str, value: float) -> None:
     if not value > 0:
         raise ValueError(f"{field}={value!r} must be > 0")
-
-
-def check_positive_int(field: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{field}={value!r} must be an integer >= 1")
 
 
 def check_bool(field: str, value: Any) -> None:

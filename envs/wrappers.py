@@ -64,16 +64,8 @@ class FlatObservation(Wrapper):
         return self._flatten(self.env.reset(rng))
 
     def step(self, state: State, action: jax.Array) -> State:
-        goal_obs = {
-            "observation": state.obs[..., : self._observation_dim],
-            "desired_goal": state.obs[..., self._observation_dim :],
-        }
-        inner = self.env.step(state.replace(obs=goal_obs), action)
-        return self._flatten(inner)
-
-    @property
-    def _observation_dim(self) -> int:
-        return self.env.observation_size["observation"][0]
+        # The goal envs step from pipeline_state and info, never from obs.
+        return self._flatten(self.env.step(state, action))
 
     @property
     def observation_size(self) -> int:

@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 
-ALGOS = ("ddpg", "td3", "sac")
-HER_STRATEGIES = ("future", "final", "none")
+from envs.validation import check_bool, check_choice, check_int, check_range
+from jaxik import agents, her
+
 NOISE_TYPES = ("gaussian", "ou")
 
 
@@ -103,8 +104,8 @@ class TrainConfig:
         if not isinstance(self.env_config, dict):
             raise ValueError(f"env_config={self.env_config!r} must be a mapping of env settings")
         envs.make(self.env, **self.env_config)  # names a bad env_config key or value
-        check_choice("algo", self.algo, ALGOS)
-        check_choice("her_strategy", self.her_strategy, HER_STRATEGIES)
+        check_choice("algo", self.algo, agents.ALGOS)
+        check_choice("her_strategy", self.her_strategy, her.STRATEGIES)
         check_choice("exploration_noise", self.exploration_noise, NOISE_TYPES)
         check_int("seed", self.seed, minimum=0)
         for name in (
@@ -124,13 +125,12 @@ class TrainConfig:
         check_range("gamma", self.gamma, 0.0, 1.0, high_open=True)
         check_range("tau", self.tau, 0.0, 1.0, low_open=True)
         for name in ("learning_rate", "observation_clip", "init_alpha"):
-            check_range(name, getattr(self, name), 0.0, math.inf, low_open=True)
+            check_range(name, getattr(self, name), 0.0, low_open=True)
         for name in ("noise_std", "target_noise", "target_noise_clip"):
-            check_range(name, getattr(self, name), 0.0, math.inf)
+            check_range(name, getattr(self, name), 0.0)
         check_range("ou_theta", self.ou_theta, 0.0, 1.0, low_open=True)
         for name in ("normalize_observations", "stop_on_success"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}={getattr(self, name)!r} must be true or false")
+            check_bool(name, getattr(self, name))
         sizes = self.hidden_sizes
         if (
             not isinstance(sizes, tuple | list)
@@ -164,34 +164,6 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         values["hidden_sizes"] = list(self.hidden_sizes)
         return values
-
-
-def check_choice(field: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"{field}={value!r} is not allowed; choose one of {list(allowed)}")
-
-
-def check_int(field: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{field}={value!r} must be an integer >= {minimum}")
-
-
-def check_range(
-    field: str,
-    value: Any,
-    low: float,
-    high: float,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (
-            value < high if high_open else value <= high
-        )
-    if not ok:
-        left, right = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{field}={value!r} must be a number in {left}{low}, {high}{right}")
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from envs.validation import check_choice
+
 STRATEGIES = ("future", "final", "none")
 
 
@@ -66,10 +68,6 @@ class HerBuffer:
     def num_envs(self) -> int:
         return self.data.done.shape[1]
 
-    def size(self) -> jax.Array:
-        """Transitions stored."""
-        return jnp.minimum(self.rows_written, self.num_rows) * self.num_envs
-
 
 def init(example: Transitions, capacity: int) -> HerBuffer:
     """An empty buffer for ``capacity // num_envs`` rows of transitions shaped like ``example``
@@ -108,8 +106,7 @@ def sample_indices(
     transitions and of the transitions whose ``next_achieved_goal`` is the goal (equal to ``time``
     where not relabelled), their environment columns [batch], and the relabel mask [batch] bool.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"her strategy={strategy!r} is not allowed; choose one of {STRATEGIES}")
+    check_choice("her_strategy", strategy, STRATEGIES)
     time_key, env_key, her_key, future_key = jax.random.split(key, 4)
     stored_rows = jnp.minimum(buffer.rows_written, buffer.num_rows)
     oldest = buffer.rows_written - stored_rows

@@ -76,10 +76,21 @@ class Critic(nn.Module):
         return MLP(self.hidden_sizes, 1)(jnp.concatenate([x, action], axis=-1))[..., 0]
 
 
-def init_critics(critic: Critic, key: jax.Array, num_critics: int, x: jax.Array, action: jax.Array):
-    """``num_critics`` independent parameter sets, stacked: leaves [num_critics, ...]."""
-    keys = jax.random.split(key, num_critics)
-    return jax.vmap(lambda k: critic.init(k, x, action))(keys)
+def init_actor_and_critics(
+    actor: nn.Module,
+    critic: Critic,
+    key: jax.Array,
+    in_dim: int,
+    action_size: int,
+    num_critics: int,
+):
+    """Fresh actor parameters and ``num_critics`` independent critic parameter sets, stacked:
+    critic leaves [num_critics, ...]."""
+    actor_key, critic_key = jax.random.split(key)
+    x, action = jnp.zeros((1, in_dim)), jnp.zeros((1, action_size))
+    critic_keys = jax.random.split(critic_key, num_critics)
+    critic_params = jax.vmap(lambda k: critic.init(k, x, action))(critic_keys)
+    return actor.init(actor_key, x), critic_params
 
 
 def apply_critics(critic: Critic, params, x: jax.Array, action: jax.Array) -> jax.Array:

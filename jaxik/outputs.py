@@ -66,25 +66,35 @@ def load_checkpoint(path: Path, like: Any) -> Any:
         return checkpointer.restore(Path(path).absolute(), like)
 
 
-def plot_learning_curve(
-    path: Path, rows: list[dict[str, float]], title: str, target: float | None = None
+def plot_learning_curves(
+    path: Path, title: str, curves: dict[str, dict[str, Any]], target: float | None = None
 ) -> None:
-    """Evaluation success and return against environment steps."""
+    """Evaluation return and success against environment steps, one line per label.
+
+    ``curves[label]`` holds "env_steps" [evals] and "eval_return", "eval_success" [seeds, evals];
+    with several seeds the line is their mean and the band their range.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
-    steps = [row["env_steps"] for row in rows]
-    figure, (success_axis, return_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
-    success_axis.plot(steps, [row["eval_success"] for row in rows], marker=".")
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for label, curve in curves.items():
+        for axis, name in zip(axes, ("eval_return", "eval_success"), strict=True):
+            values = np.atleast_2d(np.asarray(curve[name]))
+            axis.plot(curve["env_steps"], values.mean(0), marker=".", label=label)
+            if len(values) > 1:
+                axis.fill_between(curve["env_steps"], values.min(0), values.max(0), alpha=0.2)
     if target is not None:
-        success_axis.axhline(target, color="grey", linestyle=":", linewidth=1)
-    success_axis.set(xlabel="environment steps", ylabel="evaluation success", ylim=(-0.02, 1.02))
-    return_axis.plot(steps, [row["eval_return"] for row in rows], marker=".")
-    return_axis.set(xlabel="environment steps", ylabel="evaluation return")
-    for axis in (success_axis, return_axis):
+        axes[1].axhline(target, color="grey", linestyle=":", linewidth=1)
+    axes[0].set(xlabel="environment steps", ylabel="evaluation return")
+    axes[1].set(xlabel="environment steps", ylabel="evaluation success", ylim=(-0.02, 1.02))
+    for axis in axes:
         axis.grid(alpha=0.3)
+        if len(curves) > 1:
+            axis.legend()
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=120)

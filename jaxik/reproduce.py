@@ -51,7 +51,7 @@ def setting_config(algo: str, reward: str, replay: str, paper_settings: bool, st
     overrides: dict = {"env_config.terminate_on_success": False, "total_env_steps": steps}
     if paper_settings:
         table1 = config_lib.load(CONFIGS / "paper" / "table1.yaml")
-        for name in ("hidden_sizes", "batch_size", "tau", "updates_per_iteration"):
+        for name in ("batch_size", "tau", "updates_per_iteration"):
             overrides[name] = getattr(table1, name)
         overrides["hidden_sizes"] = list(table1.hidden_sizes)
     path = CONFIGS / "panda_reach" / f"{algo}_{reward}_{replay}.yaml"
@@ -114,30 +114,6 @@ def format_cell(values: list[float], name: str) -> str:
     if name == "critic_loss":
         return f"{mean:.3g} ± {spread:.2g}"
     return f"{mean:.3f} ± {spread:.3f}"
-
-
-def plot_curves(path: Path, title: str, curves: dict[str, dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for algo, metrics in curves.items():
-        steps = metrics["env_steps"][0]
-        for axis, name in zip(axes, ("eval_return", "eval_success"), strict=True):
-            values = metrics[name]
-            axis.plot(steps, values.mean(0), label=algo.upper())
-            axis.fill_between(steps, values.min(0), values.max(0), alpha=0.2)
-    axes[0].set(xlabel="environment steps", ylabel="mean reward (evaluation return)")
-    axes[1].set(xlabel="environment steps", ylabel="success rate", ylim=(-0.02, 1.02))
-    for axis in axes:
-        axis.grid(alpha=0.3)
-        axis.legend()
-    figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def write_report(out: Path, results: dict, args: argparse.Namespace, machine: str) -> None:
@@ -252,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         for algo in args.algos
     }  # every config is validated before the first compilation
 
-    from jaxik import platform
+    from jaxik import outputs, platform
     from jaxik.bench import machine
 
     platform.enable_compilation_cache()
@@ -274,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                 "curve_success": metrics["eval_success"].tolist(),
                 "curve_return": metrics["eval_return"].tolist(),
             }
-            curves[algo] = metrics
+            curves[algo.upper()] = {**metrics, "env_steps": metrics["env_steps"][0]}
             print(
                 f"{algo.upper():4s} {reward:6s} {replay:5s}: success "
                 f"{format_cell(final['eval_success'], 'eval_success')}, reward "
@@ -283,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         title = f"PandaReach, {reward} reward, {'HER' if replay == 'her' else 'no HER'}"
-        plot_curves(args.out / f"{key}.png", title, curves)
+        outputs.plot_learning_curves(args.out / f"{key}.png", title, curves)
     results["wall_seconds"] = time.perf_counter() - start
     results["machine"] = machine.describe()
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -79,8 +79,9 @@ def run(
     params = {"agent": state.agent, "normalizer": state.normalizer}
     checkpoint = outputs.save_checkpoint(out, jax.device_get(params))
     title = f"{config.algo.upper()} on {config.env}, seed {config.seed}"
-    outputs.plot_learning_curve(
-        Path(out) / "learning_curve.png", writer.rows, title, config.success_target
+    curve = {name: [row[name] for row in writer.rows] for name in FIRST_COLUMNS[:3]}
+    outputs.plot_learning_curves(
+        Path(out) / "learning_curve.png", title, {config.algo.upper(): curve}, config.success_target
     )
     last = writer.rows[-1]
     summary = {

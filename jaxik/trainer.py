@@ -41,13 +41,9 @@ class TrainState:
 
 @dataclasses.dataclass(frozen=True)
 class Trainer:
-    config: TrainConfig
-    env: envs.goal_env.GoalEnv
-    agent: agents.Agent
     init: Callable[[jax.Array], TrainState]
     chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
     train: Callable[[jax.Array], tuple[TrainState, dict[str, jax.Array]]]
-    evaluate: Callable[[TrainState, jax.Array], dict[str, jax.Array]]
 
 
 def make_train(config: TrainConfig) -> Callable[[jax.Array], tuple[TrainState, dict]]:
@@ -68,9 +64,13 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
     num_envs = config.num_envs
     deterministic = config.algo in ("ddpg", "td3")
 
+    def raw_input(observation, goal):
+        """[..., obs_dim], [..., goal_dim] -> [..., in_dim], before normalisation."""
+        return jnp.concatenate([observation, goal], axis=-1)
+
     def policy_input(normalizer, observation, goal):
-        """[..., obs_dim], [..., goal_dim] -> [..., in_dim]"""
-        x = jnp.concatenate([observation, goal], axis=-1)
+        """[..., obs_dim], [..., goal_dim] -> [..., in_dim], as the networks see it."""
+        x = raw_input(observation, goal)
         if config.normalize_observations:
             x = normalizer_lib.normalize(normalizer, x, config.observation_clip)
         return x
@@ -82,21 +82,24 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
 
     evaluate_policy = evaluation.make_evaluate(env, config.num_eval_envs, greedy_policy)
 
-    def evaluate(state: TrainState, key: jax.Array) -> dict[str, jax.Array]:
-        return evaluate_policy((state.agent, state.normalizer), key)
+    def transitions(obs: dict, action: jax.Array, stepped: State) -> her.Transitions:
+        """What the buffer keeps of a step from ``obs`` with ``action`` to ``stepped`` (the
+        auto-reset state; its final_obs is the episode's true next observation)."""
+        final_obs = stepped.info["final_obs"]
+        return her.Transitions(
+            observation=obs["observation"],
+            desired_goal=obs["desired_goal"],
+            action=action,
+            next_observation=final_obs["observation"],
+            next_achieved_goal=final_obs["achieved_goal"],
+            nonfinite=stepped.metrics["nonfinite_reset"] > 0,
+            done=stepped.done > 0,
+        )
 
     def init(key: jax.Array) -> TrainState:
         agent_key, env_key, key = jax.random.split(key, 3)
         env_state = jax.vmap(train_env.reset)(jax.random.split(env_key, num_envs))
-        example = her.Transitions(
-            observation=env_state.obs["observation"],
-            desired_goal=env_state.obs["desired_goal"],
-            action=jnp.zeros((num_envs, action_size)),
-            next_observation=env_state.obs["observation"],
-            next_achieved_goal=env_state.obs["achieved_goal"],
-            nonfinite=jnp.zeros((num_envs,), bool),
-            done=jnp.zeros((num_envs,), bool),
-        )
+        example = transitions(env_state.obs, jnp.zeros((num_envs, action_size)), env_state)
         return TrainState(
             agent=agent.init(agent_key),
             normalizer=normalizer_lib.init(in_dim),
@@ -107,9 +110,11 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
             iteration=jnp.zeros((), jnp.int32),
         )
 
-    def sample_update(state: TrainState, key: jax.Array) -> Update:
+    def sample_update(
+        buffer: her.HerBuffer, normalizer: normalizer_lib.Normalizer, key: jax.Array
+    ) -> Update:
         batch = her.sample(
-            state.buffer,
+            buffer,
             key,
             config.batch_size,
             config.her_strategy,
@@ -120,17 +125,17 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
             env.config.terminate_on_success,
         )
         return Update(
-            x=policy_input(state.normalizer, batch.observation, batch.goal),
+            x=policy_input(normalizer, batch.observation, batch.goal),
             action=batch.action,
             reward=batch.reward,
-            next_x=policy_input(state.normalizer, batch.next_observation, batch.goal),
+            next_x=policy_input(normalizer, batch.next_observation, batch.goal),
             terminated=batch.terminated,
         )
 
     def gradient_updates(state: TrainState, key: jax.Array):
         def one_update(agent_state, update_key):
             sample_key, learn_key = jax.random.split(update_key)
-            batch = sample_update(state.replace(agent=agent_state), sample_key)
+            batch = sample_update(state.buffer, state.normalizer, sample_key)
             return agent.update(agent_state, batch, learn_key)
 
         keys = jax.random.split(key, config.updates_per_iteration)
@@ -168,22 +173,10 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
         action, noise = collect_action(state, act_key)
         obs = state.env_state.obs
         env_state = jax.vmap(train_env.step)(state.env_state, action)
-        final_obs = env_state.info["final_obs"]
         done = env_state.done > 0
-        buffer = her.insert(
-            state.buffer,
-            her.Transitions(
-                observation=obs["observation"],
-                desired_goal=obs["desired_goal"],
-                action=action,
-                next_observation=final_obs["observation"],
-                next_achieved_goal=final_obs["achieved_goal"],
-                nonfinite=env_state.metrics["nonfinite_reset"] > 0,
-                done=done,
-            ),
-        )
+        buffer = her.insert(state.buffer, transitions(obs, action, env_state))
         normalizer = normalizer_lib.update(
-            state.normalizer, jnp.concatenate([obs["observation"], obs["desired_goal"]], axis=-1)
+            state.normalizer, raw_input(obs["observation"], obs["desired_goal"])
         )
         state = state.replace(
             buffer=buffer,
@@ -216,7 +209,7 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
             "train_episodes": episodes,
             "train_success": successes / jnp.maximum(episodes, 1),
             **jax.tree.map(jnp.nanmean, per_iteration),
-            **evaluate(state, eval_key),
+            **evaluate_policy((state.agent, state.normalizer), eval_key),
         }
         return state.replace(key=key), metrics
 
@@ -224,12 +217,4 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
         state = init(key)
         return jax.lax.scan(lambda s, _: chunk(s), state, None, length=config.num_evals)
 
-    return Trainer(
-        config=config,
-        env=env,
-        agent=agent,
-        init=init,
-        chunk=chunk,
-        train=train,
-        evaluate=evaluate,
-    )
+    return Trainer(init=init, chunk=chunk, train=train)

@@ -47,7 +47,7 @@ def test_critic_target_ignores_the_next_state_only_when_terminated(algo):
 
     for terminated, should_match in ((1.0, True), (0.0, False)):
         batch = random_update(jax.random.key(2), terminated)
-        moved = batch.__class__(**{**batch.__dict__, "next_x": batch.next_x + 3.0})
+        moved = batch.replace(next_x=batch.next_x + 3.0)
         same = np.isclose(critic_loss(batch), critic_loss(moved), rtol=1e-6)
         assert same == should_match, (algo, terminated)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,8 +27,7 @@ class Agent:
     update: Callable[..., tuple[Any, dict[str, jax.Array]]]
 
 
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass
+@struct.dataclass
 class Update:
     """A normalised training batch: [batch, ...]."""
 

@@ -10,7 +10,13 @@ from flax import struct
 
 from jaxik.agents import common
 from jaxik.agents.common import Agent, Update
-from jaxik.networks import Critic, GaussianActor, apply_critics, init_critics, squashed_sample
+from jaxik.networks import (
+    Critic,
+    GaussianActor,
+    apply_critics,
+    init_actor_and_critics,
+    squashed_sample,
+)
 
 NUM_CRITICS = 2
 
@@ -35,10 +41,9 @@ def make(config, in_dim: int, action_size: int) -> Agent:
     target_entropy = -float(action_size)
 
     def init(key: jax.Array) -> SacState:
-        actor_key, critic_key = jax.random.split(key)
-        x, action = jnp.zeros((1, in_dim)), jnp.zeros((1, action_size))
-        actor_params = actor.init(actor_key, x)
-        critic_params = init_critics(critic, critic_key, NUM_CRITICS, x, action)
+        actor_params, critic_params = init_actor_and_critics(
+            actor, critic, key, in_dim, action_size, NUM_CRITICS
+        )
         log_alpha = jnp.log(jnp.asarray(config.init_alpha, jnp.float32))
         return SacState(
             actor_params=actor_params,

@@ -12,7 +12,7 @@ from flax import struct
 
 from jaxik.agents import common
 from jaxik.agents.common import Agent, Update
-from jaxik.networks import Critic, DeterministicActor, apply_critics, init_critics
+from jaxik.networks import Critic, DeterministicActor, apply_critics, init_actor_and_critics
 
 
 @struct.dataclass
@@ -41,10 +41,9 @@ def make_deterministic(
     optimizer = optax.adam(config.learning_rate)
 
     def init(key: jax.Array) -> DeterministicState:
-        actor_key, critic_key = jax.random.split(key)
-        x, action = jnp.zeros((1, in_dim)), jnp.zeros((1, action_size))
-        actor_params = actor.init(actor_key, x)
-        critic_params = init_critics(critic, critic_key, num_critics, x, action)
+        actor_params, critic_params = init_actor_and_critics(
+            actor, critic, key, in_dim, action_size, num_critics
+        )
         return DeterministicState(
             actor_params=actor_params,
             critic_params=critic_params,
