@@ -1,7 +1,9 @@
 """One compiled training loop: environments, HER buffer, learner and evaluation in a lax.scan.
 
-``make_train(config)`` returns a pure ``train(key) -> (TrainState, metrics)`` that ``jax.jit``
-(and ``jax.vmap`` over keys) accepts whole. ``make_trainer`` exposes its two pieces, ``init`` and
+``make_train(config)`` returns a pure ``train(key, hp=None) -> (TrainState, metrics)`` that
+``jax.jit`` and ``jax.vmap`` (over keys, and over stacked ``Hyperparams``) accept whole. The float
+hyperparameters are leaves of the state (``state.hp``), so one compiled program serves any of
+their values. ``make_trainer`` exposes its two pieces, ``init`` and
 ``chunk``, for a host loop that logs and saves between chunks: a chunk is ``iterations_per_eval``
 iterations followed by one evaluation, and every chunk is the same compiled program.
 
@@ -23,6 +25,7 @@ from flax import struct
 
 import envs
 from jaxik import agents, evaluation, exploration, her
+from jaxik import hyperparams as hyperparams_lib
 from jaxik import normalizer as normalizer_lib
 from jaxik.agents.common import Update
 from jaxik.config import TrainConfig
@@ -37,17 +40,18 @@ class TrainState:
     noise: jax.Array  # [num_envs, action_size]: Ornstein-Uhlenbeck state
     key: jax.Array
     iteration: jax.Array  # int32: iterations done
+    hp: hyperparams_lib.Hyperparams  # the float hyperparameters, as arrays
 
 
 @dataclasses.dataclass(frozen=True)
 class Trainer:
-    init: Callable[[jax.Array], TrainState]
+    init: Callable[..., TrainState]  # (key, hp=None): hp defaults to the config's values
     chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
-    train: Callable[[jax.Array], tuple[TrainState, dict[str, jax.Array]]]
+    train: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (key, hp=None)
 
 
-def make_train(config: TrainConfig) -> Callable[[jax.Array], tuple[TrainState, dict]]:
-    """A pure ``train(key)``: metrics leaves are [num_evals], one entry per evaluation."""
+def make_train(config: TrainConfig) -> Callable[..., tuple[TrainState, dict]]:
+    """A pure ``train(key, hp=None)``: metrics leaves are [num_evals], one per evaluation."""
     return make_trainer(config).train
 
 
@@ -96,29 +100,35 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
             done=stepped.done > 0,
         )
 
-    def init(key: jax.Array) -> TrainState:
+    def init(key: jax.Array, hp: hyperparams_lib.Hyperparams | None = None) -> TrainState:
+        if hp is None:
+            hp = hyperparams_lib.from_config(config)
         agent_key, env_key, key = jax.random.split(key, 3)
         env_state = jax.vmap(train_env.reset)(jax.random.split(env_key, num_envs))
         example = transitions(env_state.obs, jnp.zeros((num_envs, action_size)), env_state)
         return TrainState(
-            agent=agent.init(agent_key),
+            agent=agent.init(agent_key, hp),
             normalizer=normalizer_lib.init(in_dim),
             buffer=her.init(example, config.buffer_size),
             env_state=env_state,
             noise=jnp.zeros((num_envs, action_size)),
             key=key,
             iteration=jnp.zeros((), jnp.int32),
+            hp=hp,
         )
 
     def sample_update(
-        buffer: her.HerBuffer, normalizer: normalizer_lib.Normalizer, key: jax.Array
+        buffer: her.HerBuffer,
+        normalizer: normalizer_lib.Normalizer,
+        key: jax.Array,
+        her_future_prob: jax.Array,
     ) -> Update:
         batch = her.sample(
             buffer,
             key,
             config.batch_size,
             config.her_strategy,
-            config.her_future_prob,
+            her_future_prob,
             env.config.episode_length,
             env.compute_reward,
             env.is_success,
@@ -135,8 +145,10 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
     def gradient_updates(state: TrainState, key: jax.Array):
         def one_update(agent_state, update_key):
             sample_key, learn_key = jax.random.split(update_key)
-            batch = sample_update(state.buffer, state.normalizer, sample_key)
-            return agent.update(agent_state, batch, learn_key)
+            batch = sample_update(
+                state.buffer, state.normalizer, sample_key, state.hp.her_future_prob
+            )
+            return agent.update(agent_state, batch, learn_key, state.hp)
 
         keys = jax.random.split(key, config.updates_per_iteration)
         agent_state, metrics = jax.lax.scan(one_update, state.agent, keys)
@@ -157,10 +169,10 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
             if config.exploration_noise == "ou":
                 ended = state.env_state.done > 0
                 noise = exploration.ornstein_uhlenbeck(
-                    noise, noise_key, config.noise_std, config.ou_theta, ended
+                    noise, noise_key, state.hp.noise_std, state.hp.ou_theta, ended
                 )
             else:
-                noise = exploration.gaussian(noise_key, action.shape, config.noise_std)
+                noise = exploration.gaussian(noise_key, action.shape, state.hp.noise_std)
             action = jnp.clip(action + noise, -1.0, 1.0)
         warming_up = state.iteration * num_envs < config.learning_starts
         random_action = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
@@ -213,8 +225,10 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
         }
         return state.replace(key=key), metrics
 
-    def train(key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
-        state = init(key)
+    def train(
+        key: jax.Array, hp: hyperparams_lib.Hyperparams | None = None
+    ) -> tuple[TrainState, dict[str, jax.Array]]:
+        state = init(key, hp)
         return jax.lax.scan(lambda s, _: chunk(s), state, None, length=config.num_evals)
 
     return Trainer(init=init, chunk=chunk, train=train)

@@ -3,10 +3,11 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from jaxik import agents, config, normalizer
-from jaxik.agents.common import Update, soft_update, td_target
+from jaxik import agents, config, hyperparams, normalizer
+from jaxik.agents.common import ADAM, Update, adam_step, soft_update, td_target
 
 IN_DIM, ACTION_SIZE, BATCH = 5, 2, 32
 
@@ -38,12 +39,13 @@ def random_update(key, terminated: float) -> Update:
 def test_critic_target_ignores_the_next_state_only_when_terminated(algo):
     """The critic loss of the first update, for batches differing only in next_x: the same when
     every transition terminated, different when they were truncated (bootstrapping)."""
-    agent = agents.make(config.TrainConfig(algo=algo), IN_DIM, ACTION_SIZE)
-    state = agent.init(jax.random.key(0))
+    cfg = config.TrainConfig(algo=algo)
+    agent, hp = agents.make(cfg, IN_DIM, ACTION_SIZE), hyperparams.from_config(cfg)
+    state = agent.init(jax.random.key(0), hp)
     update = jax.jit(agent.update)
 
     def critic_loss(batch):
-        return float(update(state, batch, jax.random.key(1))[1]["critic_loss"])
+        return float(update(state, batch, jax.random.key(1), hp)[1]["critic_loss"])
 
     for terminated, should_match in ((1.0, True), (0.0, False)):
         batch = random_update(jax.random.key(2), terminated)
@@ -54,10 +56,11 @@ def test_critic_target_ignores_the_next_state_only_when_terminated(algo):
 
 @pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
 def test_update_changes_the_networks_and_stays_finite(algo):
-    agent = agents.make(config.TrainConfig(algo=algo), IN_DIM, ACTION_SIZE)
-    state = agent.init(jax.random.key(0))
+    cfg = config.TrainConfig(algo=algo)
+    agent, hp = agents.make(cfg, IN_DIM, ACTION_SIZE), hyperparams.from_config(cfg)
+    state = agent.init(jax.random.key(0), hp)
     new_state, metrics = jax.jit(agent.update)(
-        state, random_update(jax.random.key(3), 0.0), jax.random.key(4)
+        state, random_update(jax.random.key(3), 0.0), jax.random.key(4), hp
     )
     for name, value in metrics.items():
         assert np.isfinite(value) or (algo == "td3" and name == "actor_loss"), name
@@ -70,12 +73,14 @@ def test_update_changes_the_networks_and_stays_finite(algo):
 
 
 def test_td3_updates_the_actor_every_policy_delay_updates():
-    agent = agents.make(config.TrainConfig(algo="td3", policy_delay=3), IN_DIM, ACTION_SIZE)
-    state = agent.init(jax.random.key(0))
+    cfg = config.TrainConfig(algo="td3", policy_delay=3)
+    agent, hp = agents.make(cfg, IN_DIM, ACTION_SIZE), hyperparams.from_config(cfg)
+    state = agent.init(jax.random.key(0), hp)
     update = jax.jit(agent.update)
     changed = []
     for step in range(6):
-        new_state, _ = update(state, random_update(jax.random.key(step), 0.0), jax.random.key(9))
+        batch = random_update(jax.random.key(step), 0.0)
+        new_state, _ = update(state, batch, jax.random.key(9), hp)
         leaves = zip(
             jax.tree.leaves(state.actor_params),
             jax.tree.leaves(new_state.actor_params),
@@ -84,6 +89,38 @@ def test_td3_updates_the_actor_every_policy_delay_updates():
         changed.append(any(bool(jnp.any(a != b)) for a, b in leaves))
         state = new_state
     assert changed == [False, False, True, False, False, True]
+
+
+def test_adam_step_with_a_traced_rate_is_optax_adam():
+    params = {"w": jnp.asarray([1.0, -2.0, 3.0])}
+    reference, reference_state = params, optax.adam(3e-3).init(params)
+    ours, our_state = params, ADAM.init(params)
+    for step in range(5):
+        grads = {"w": jnp.asarray([0.5, -1.0, 2.0]) * (step + 1)}
+        changes, reference_state = optax.adam(3e-3).update(grads, reference_state)
+        reference = optax.apply_updates(reference, changes)
+        ours, our_state = adam_step(ours, grads, our_state, jnp.float32(3e-3))
+    np.testing.assert_allclose(ours["w"], reference["w"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
+def test_float_hyperparameters_are_arguments_not_constants(algo):
+    """Another learning rate, gamma or tau reuses the compiled update and changes its result."""
+    cfg = config.TrainConfig(algo=algo)
+    agent, hp = agents.make(cfg, IN_DIM, ACTION_SIZE), hyperparams.from_config(cfg)
+    state = agent.init(jax.random.key(0), hp)
+    update = jax.jit(agent.update)
+    batch = random_update(jax.random.key(1), 0.0)
+    results = []
+    for changed in ({}, {"learning_rate": 1e-2}, {"gamma": 0.5}, {"tau": 0.5}):
+        new_hp = hp.replace(**{k: jnp.float32(v) for k, v in changed.items()})
+        new_state, metrics = update(state, batch, jax.random.key(2), new_hp)
+        results.append((jax.tree.leaves(new_state.critic_params), metrics["critic_loss"]))
+    assert update._cache_size() == 1
+    base_params, base_loss = results[0]
+    lr_params, _ = results[1]
+    assert not np.allclose(lr_params[0], base_params[0])
+    assert not np.isclose(results[2][1], base_loss)  # gamma enters the critic target
 
 
 def test_normalizer_matches_numpy_over_batches():

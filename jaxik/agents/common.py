@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 from flax import struct
 
 
@@ -15,11 +16,14 @@ from flax import struct
 class Agent:
     """An algorithm as pure functions over its own state pytree.
 
-    init(key) -> state
+    init(key, hp: Hyperparams) -> state
     act(state, x [n, in_dim], key, explore: bool (static)) -> action [n, action_size]
         (explore adds the algorithm's own exploration: SAC samples, DDPG / TD3 return the
         deterministic action, to which the trainer adds its exploration noise)
-    update(state, batch: Update, key) -> (state, metrics: dict of scalars)
+    update(state, batch: Update, key, hp: Hyperparams) -> (state, metrics: dict of scalars)
+
+    The float hyperparameters come in as ``hp`` (arrays), so the compiled update serves any of
+    their values; sizes and choices are fixed when the agent is made.
     """
 
     init: Callable[[jax.Array], Any]
@@ -54,3 +58,15 @@ def soft_update(target: Any, online: Any, tau: float | jax.Array) -> Any:
 def mean_squared_error(prediction: jax.Array, target: jax.Array) -> jax.Array:
     """prediction [num_critics, batch], target [batch] -> scalar, summed over critics."""
     return jnp.mean((prediction - target[None, :]) ** 2, axis=1).sum()
+
+
+ADAM = optax.scale_by_adam()
+"""Adam's moment estimates; the step size is applied by ``adam_step`` from the hyperparameters."""
+
+
+def adam_step(params: Any, grads: Any, opt_state: Any, learning_rate: jax.Array):
+    """One Adam step with a traced learning rate: optax.adam(learning_rate), with the rate an
+    argument instead of a constant. Returns (params, opt_state)."""
+    direction, opt_state = ADAM.update(grads, opt_state)
+    params = jax.tree.map(lambda p, d: p - learning_rate * d, params, direction)
+    return params, opt_state

@@ -15,6 +15,5 @@ def make(config, in_dim: int, action_size: int) -> Agent:
         action_size,
         num_critics=1,
         policy_delay=1,
-        target_noise=0.0,
-        target_noise_clip=0.0,
+        smoothing=False,
     )

@@ -10,6 +10,7 @@ from flax import struct
 
 from jaxik.agents import common
 from jaxik.agents.common import Agent, Update
+from jaxik.hyperparams import Hyperparams
 from jaxik.networks import (
     Critic,
     GaussianActor,
@@ -34,17 +35,17 @@ class SacState:
 
 
 def make(config, in_dim: int, action_size: int) -> Agent:
-    """``config`` supplies hidden_sizes, learning_rate, gamma, tau, init_alpha."""
+    """``config`` supplies hidden_sizes; the float settings come as ``hp``."""
     actor = GaussianActor(config.hidden_sizes, action_size)
     critic = Critic(config.hidden_sizes)
-    optimizer = optax.adam(config.learning_rate)
+    optimizer = common.ADAM
     target_entropy = -float(action_size)
 
-    def init(key: jax.Array) -> SacState:
+    def init(key: jax.Array, hp: Hyperparams) -> SacState:
         actor_params, critic_params = init_actor_and_critics(
             actor, critic, key, in_dim, action_size, NUM_CRITICS
         )
-        log_alpha = jnp.log(jnp.asarray(config.init_alpha, jnp.float32))
+        log_alpha = jnp.log(jnp.asarray(hp.init_alpha, jnp.float32))
         return SacState(
             actor_params=actor_params,
             critic_params=critic_params,
@@ -62,14 +63,14 @@ def make(config, in_dim: int, action_size: int) -> Agent:
             return jnp.tanh(mean)
         return squashed_sample(mean, log_std, key)[0]
 
-    def critic_loss(critic_params, state: SacState, batch: Update, key: jax.Array):
+    def critic_loss(critic_params, state: SacState, batch: Update, key: jax.Array, hp: Hyperparams):
         alpha = jnp.exp(state.log_alpha)
         next_action, next_log_prob = squashed_sample(
             *actor.apply(state.actor_params, batch.next_x), key
         )
         next_q = apply_critics(critic, state.target_critic_params, batch.next_x, next_action)
         next_value = next_q.min(axis=0) - alpha * next_log_prob
-        target = common.td_target(batch.reward, batch.terminated, config.gamma, next_value)
+        target = common.td_target(batch.reward, batch.terminated, hp.gamma, next_value)
         q = apply_critics(critic, critic_params, batch.x, batch.action)
         return common.mean_squared_error(q, target), q.mean()
 
@@ -82,30 +83,34 @@ def make(config, in_dim: int, action_size: int) -> Agent:
     def alpha_loss(log_alpha, log_prob):
         return -(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy)).mean()
 
-    def update(state: SacState, batch: Update, key: jax.Array):
+    def update(state: SacState, batch: Update, key: jax.Array, hp: Hyperparams):
         critic_key, actor_key = jax.random.split(key)
         (c_loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
-            state.critic_params, state, batch, critic_key
+            state.critic_params, state, batch, critic_key, hp
         )
-        changes, critic_opt_state = optimizer.update(grads, state.critic_opt_state)
-        critic_params = optax.apply_updates(state.critic_params, changes)
+        critic_params, critic_opt_state = common.adam_step(
+            state.critic_params, grads, state.critic_opt_state, hp.learning_rate
+        )
         state = state.replace(critic_params=critic_params, critic_opt_state=critic_opt_state)
 
         (a_loss, log_prob), grads = jax.value_and_grad(actor_loss, has_aux=True)(
             state.actor_params, state, batch, actor_key
         )
-        changes, actor_opt_state = optimizer.update(grads, state.actor_opt_state)
-        actor_params = optax.apply_updates(state.actor_params, changes)
+        actor_params, actor_opt_state = common.adam_step(
+            state.actor_params, grads, state.actor_opt_state, hp.learning_rate
+        )
 
         _t_loss, grad = jax.value_and_grad(alpha_loss)(state.log_alpha, log_prob)
-        change, alpha_opt_state = optimizer.update(grad, state.alpha_opt_state)
+        log_alpha, alpha_opt_state = common.adam_step(
+            state.log_alpha, grad, state.alpha_opt_state, hp.learning_rate
+        )
         state = state.replace(
             actor_params=actor_params,
             actor_opt_state=actor_opt_state,
-            log_alpha=optax.apply_updates(state.log_alpha, change),
+            log_alpha=log_alpha,
             alpha_opt_state=alpha_opt_state,
             target_critic_params=common.soft_update(
-                state.target_critic_params, critic_params, config.tau
+                state.target_critic_params, critic_params, hp.tau
             ),
             updates=state.updates + 1,
         )

@@ -12,6 +12,7 @@ from flax import struct
 
 from jaxik.agents import common
 from jaxik.agents.common import Agent, Update
+from jaxik.hyperparams import Hyperparams
 from jaxik.networks import Critic, DeterministicActor, apply_critics, init_actor_and_critics
 
 
@@ -32,15 +33,16 @@ def make_deterministic(
     action_size: int,
     num_critics: int,
     policy_delay: int,
-    target_noise: float,
-    target_noise_clip: float,
+    smoothing: bool,
 ) -> Agent:
-    """The DDPG / TD3 family; ``config`` supplies hidden_sizes, learning_rate, gamma, tau."""
+    """The DDPG / TD3 family; ``config`` supplies hidden_sizes. With ``smoothing`` the target
+    action gets clipped noise (hp.target_noise, hp.target_noise_clip)."""
     actor = DeterministicActor(config.hidden_sizes, action_size)
     critic = Critic(config.hidden_sizes)
-    optimizer = optax.adam(config.learning_rate)
+    optimizer = common.ADAM
 
-    def init(key: jax.Array) -> DeterministicState:
+    def init(key: jax.Array, hp: Hyperparams) -> DeterministicState:
+        del hp  # nothing here depends on a float hyperparameter
         actor_params, critic_params = init_actor_and_critics(
             actor, critic, key, in_dim, action_size, num_critics
         )
@@ -58,14 +60,16 @@ def make_deterministic(
         del key, explore  # exploration noise is added by the trainer
         return actor.apply(state.actor_params, x)
 
-    def critic_loss(critic_params, state: DeterministicState, batch: Update, key: jax.Array):
+    def critic_loss(
+        critic_params, state: DeterministicState, batch: Update, key: jax.Array, hp: Hyperparams
+    ):
         next_action = actor.apply(state.target_actor_params, batch.next_x)
-        if target_noise > 0:
-            noise = target_noise * jax.random.normal(key, next_action.shape)
-            noise = jnp.clip(noise, -target_noise_clip, target_noise_clip)
+        if smoothing:
+            noise = hp.target_noise * jax.random.normal(key, next_action.shape)
+            noise = jnp.clip(noise, -hp.target_noise_clip, hp.target_noise_clip)
             next_action = jnp.clip(next_action + noise, -1.0, 1.0)
         next_q = apply_critics(critic, state.target_critic_params, batch.next_x, next_action)
-        target = common.td_target(batch.reward, batch.terminated, config.gamma, next_q.min(axis=0))
+        target = common.td_target(batch.reward, batch.terminated, hp.gamma, next_q.min(axis=0))
         q = apply_critics(critic, critic_params, batch.x, batch.action)
         return common.mean_squared_error(q, target), q.mean()
 
@@ -74,41 +78,43 @@ def make_deterministic(
         first_critic = jax.tree.map(lambda p: p[:1], critic_params)
         return -apply_critics(critic, first_critic, batch.x, action).mean()
 
-    def update_actor_and_targets(state: DeterministicState, batch: Update):
+    def update_actor_and_targets(state: DeterministicState, batch: Update, hp: Hyperparams):
         loss, grads = jax.value_and_grad(actor_loss)(state.actor_params, state.critic_params, batch)
-        changes, actor_opt_state = optimizer.update(grads, state.actor_opt_state)
-        actor_params = optax.apply_updates(state.actor_params, changes)
+        actor_params, actor_opt_state = common.adam_step(
+            state.actor_params, grads, state.actor_opt_state, hp.learning_rate
+        )
         state = state.replace(
             actor_params=actor_params,
             actor_opt_state=actor_opt_state,
-            target_actor_params=common.soft_update(
-                state.target_actor_params, actor_params, config.tau
-            ),
+            target_actor_params=common.soft_update(state.target_actor_params, actor_params, hp.tau),
             target_critic_params=common.soft_update(
-                state.target_critic_params, state.critic_params, config.tau
+                state.target_critic_params, state.critic_params, hp.tau
             ),
         )
         return state, loss
 
-    def update(state: DeterministicState, batch: Update, key: jax.Array):
+    def update(state: DeterministicState, batch: Update, key: jax.Array, hp: Hyperparams):
         (loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
-            state.critic_params, state, batch, key
+            state.critic_params, state, batch, key, hp
         )
-        changes, critic_opt_state = optimizer.update(grads, state.critic_opt_state)
+        critic_params, critic_opt_state = common.adam_step(
+            state.critic_params, grads, state.critic_opt_state, hp.learning_rate
+        )
         state = state.replace(
-            critic_params=optax.apply_updates(state.critic_params, changes),
+            critic_params=critic_params,
             critic_opt_state=critic_opt_state,
             updates=state.updates + 1,
         )
         if policy_delay == 1:
-            state, actor_loss_value = update_actor_and_targets(state, batch)
+            state, actor_loss_value = update_actor_and_targets(state, batch, hp)
         else:
             state, actor_loss_value = jax.lax.cond(
                 state.updates % policy_delay == 0,
                 update_actor_and_targets,
-                lambda s, b: (s, jnp.full((), jnp.nan, jnp.float32)),
+                lambda s, b, h: (s, jnp.full((), jnp.nan, jnp.float32)),
                 state,
                 batch,
+                hp,
             )
         metrics = {"critic_loss": loss, "actor_loss": actor_loss_value, "q_mean": q_mean}
         return state, metrics
@@ -123,6 +129,5 @@ def make(config, in_dim: int, action_size: int) -> Agent:
         action_size,
         num_critics=2,
         policy_delay=config.policy_delay,
-        target_noise=config.target_noise,
-        target_noise_clip=config.target_noise_clip,
+        smoothing=True,
     )
