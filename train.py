@@ -1,9 +1,14 @@
-"""Train DDPG, TD3 or SAC with HER on a reach task.
+"""Train DDPG, TD3 or SAC with HER on a reach task: one run, or a scan of seeds and settings.
 
     python train.py --config configs/default.yaml [key=value ...] [--out runs/NAME]
+    python train.py --config configs/default.yaml seeds=16             # 16 seeds, one program
+    python train.py seeds=4 sweep.lr=[1e-3,3e-4] sweep.tau=[0.05,0.01] # 2x2 grid x 4 seeds
+    python train.py --resume runs/NAME                                 # continue a stopped run
 
 Overrides use the config's field names (see jaxik/config.py), e.g. ``algo=sac seed=3
-env_config.terminate_on_success=false``. Everything is written into --out.
+env_config.terminate_on_success=false``; ``seeds`` and ``sweep.NAME=[...]`` make a scan (see
+jaxik/scan.py). Everything is written into --out. Ctrl-C finishes the current chunk, saves a
+checkpoint and exits with status 130; --resume continues exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -13,25 +18,53 @@ import sys
 from pathlib import Path
 
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
-from jaxik import config as config_lib
-from jaxik import run
+from jaxik import run, scan
+from jaxik.checkpoint import CheckpointError
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
+    parser.add_argument("--config", type=Path, default=None, help=f"default: {DEFAULT_CONFIG}")
     parser.add_argument("--out", type=Path, default=None, help="default: runs/<config name>")
+    parser.add_argument(
+        "--resume", type=Path, default=None, metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its newest checkpoint (its config.yaml, plus "
+        f"overrides of {', '.join(run.RESUMABLE)})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--distributed", action="store_true",
+        help="call jax.distributed.initialize() first (one process per host; see README)",
+    )  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="key=value settings over the config file")
     args = parser.parse_args(argv)
+    if args.resume is not None and (args.config is not None or args.out is not None):
+        parser.error("--resume RUN_DIR takes its config and output folder from RUN_DIR")
+    source = args.resume / "config.yaml" if args.resume else args.config or DEFAULT_CONFIG
     try:
-        config = config_lib.load(args.config, args.overrides)
+        if args.resume is not None and not source.is_file():
+            raise CheckpointError(f"{args.resume} has no config.yaml: not a run folder")
+        plan = scan.load(source, args.overrides)
+        if args.resume is not None:
+            run.check_resumable(scan.load(source), plan)
     except (ValueError, OSError) as error:
-        print(f"{args.config}: {error}", file=sys.stderr)
+        print(f"{source}: {error}", file=sys.stderr)
         return 2
-    out = args.out or Path("runs") / args.config.stem
-    summary = run.run(config, out)
+    if args.distributed:
+        import jax
+
+        jax.distributed.initialize()
+    out = args.resume or args.out or Path("runs") / source.stem
+    try:
+        summary = run.run_scan(plan, out, resume=args.resume is not None)
+    except CheckpointError as error:
+        print(f"{out}: {error}", file=sys.stderr)
+        return 2
+    if summary["interrupted"]:
+        return 130
     print(run.describe(summary))
     print(f"Outputs in {out}/")
     return 0

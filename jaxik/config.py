@@ -95,7 +95,12 @@ class TrainConfig:
     success_target: float = 0.95
     """Evaluation success rate that counts as solved (reported, and used by stop_on_success)."""
     stop_on_success: bool = False
-    """Stop at the first evaluation that reaches success_target."""
+    """Stop at the first evaluation that reaches success_target (in a scan: once every run has)."""
+
+    # --- checkpoints
+    checkpoint_every: int = 10
+    """Evaluations (chunks) between checkpoints of the whole training state (train.py --resume
+    continues from the newest); 0 saves only at the end and on Ctrl-C."""
 
     def __post_init__(self) -> None:
         import envs
@@ -120,6 +125,7 @@ class TrainConfig:
         ):
             check_int(name, getattr(self, name), minimum=1)
         check_int("learning_starts", self.learning_starts, minimum=0)
+        check_int("checkpoint_every", self.checkpoint_every, minimum=0)
         for name in ("her_future_prob", "success_target"):
             check_range(name, getattr(self, name), 0.0, 1.0)
         check_range("gamma", self.gamma, 0.0, 1.0, high_open=True)
@@ -171,7 +177,21 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ValueError(f"override {text!r} must look like key=value")
     key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    return key.strip(), numbers_read(yaml.safe_load(value))
+
+
+def numbers_read(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; such strings become floats, in lists too."""
+    if isinstance(value, list):
+        return [numbers_read(v) for v in value]
+    if isinstance(value, dict):
+        return {k: numbers_read(v) for k, v in value.items()}
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> TrainConfig:
@@ -181,7 +201,7 @@ def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> Train
         loaded = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{path} must hold a mapping of configuration keys")
-        values.update(loaded)
+        values.update(numbers_read(loaded))
     items = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
     for key, value in items:
         if key.startswith("env_config."):

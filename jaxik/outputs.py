@@ -1,8 +1,10 @@
 """What a training run leaves in its output folder.
 
-config.yaml (the resolved config), metrics.csv (one row per evaluation), tensorboard/ (the same
-scalars as TensorBoard events), checkpoint/ (final parameters and input statistics, orbax),
-learning_curve.png, summary.json.
+config.yaml (the resolved config; with ``seeds`` and ``sweep`` for a scan), metrics.csv (one row
+per evaluation, and per run in a scan), tensorboard/ (single runs: the same scalars as TensorBoard
+events), checkpoints/ (the whole training state, for --resume), policy/ (final parameters and
+input statistics, orbax), learning_curve.png, summary.json; for scans also results.csv,
+results.md (one row per setting, aggregated over seeds) and sweep.png.
 """
 
 from __future__ import annotations
@@ -16,43 +18,69 @@ import yaml
 
 
 class RunWriter:
-    """Appends per-evaluation metrics to metrics.csv and TensorBoard as they arrive, so an
-    interrupted run keeps every row written before it stopped."""
+    """Writes per-evaluation metrics to metrics.csv and TensorBoard as they arrive, so an
+    interrupted run keeps every row written before it stopped. ``rows`` are those of a resumed
+    run's checkpoint: metrics.csv is rewritten with them, and TensorBoard discards its events
+    from later steps (rows the checkpoint did not cover)."""
 
-    def __init__(self, out: Path, config: dict[str, Any]):
-        from tensorboardX import SummaryWriter
-
+    def __init__(
+        self,
+        out: Path,
+        config: dict[str, Any],
+        rows: list[dict[str, float]] = (),
+        tensorboard: bool = True,
+        is_main: bool = True,
+    ):
         self.out = Path(out)
+        self.rows: list[dict[str, float]] = []
+        self._active = is_main
+        self._csv = self._csv_file = self._tensorboard = None
+        if not is_main:
+            self.rows = list(rows)
+            return
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        self.rows: list[dict[str, float]] = []
         self._csv_file = open(self.out / "metrics.csv", "w", newline="")
-        self._csv: csv.DictWriter | None = None
-        self._tensorboard = SummaryWriter(str(self.out / "tensorboard"))
+        if tensorboard:
+            from tensorboardX import SummaryWriter
 
-    def add(self, row: dict[str, float]) -> None:
+            purge = int(rows[-1]["env_steps"]) + 1 if rows else None
+            self._tensorboard = SummaryWriter(str(self.out / "tensorboard"), purge_step=purge)
+        for row in rows:
+            self._write_csv(row)
+            self.rows.append(row)
+
+    def _write_csv(self, row: dict[str, float]) -> None:
         if self._csv is None:
             self._csv = csv.DictWriter(self._csv_file, fieldnames=list(row))
             self._csv.writeheader()
         self._csv.writerow(row)
-        self._csv_file.flush()
-        step = int(row["env_steps"])
-        for name, value in row.items():
-            if name != "env_steps":
-                self._tensorboard.add_scalar(name, value, step)
-        self._tensorboard.flush()
+
+    def add(self, row: dict[str, float]) -> None:
         self.rows.append(row)
+        if not self._active:
+            return
+        self._write_csv(row)
+        self._csv_file.flush()
+        if self._tensorboard is not None:
+            step = int(row["env_steps"])
+            for name, value in row.items():
+                if name != "env_steps":
+                    self._tensorboard.add_scalar(name, value, step)
+            self._tensorboard.flush()
 
     def close(self) -> None:
-        self._csv_file.close()
-        self._tensorboard.close()
+        if self._csv_file is not None:
+            self._csv_file.close()
+        if self._tensorboard is not None:
+            self._tensorboard.close()
 
 
 def save_checkpoint(out: Path, params: Any) -> Path:
-    """Writes ``params`` (a pytree of arrays) to out/checkpoint with orbax."""
+    """Writes the final policy ``params`` (a pytree of arrays) to out/policy with orbax."""
     import orbax.checkpoint as ocp
 
-    path = (Path(out) / "checkpoint").absolute()
+    path = (Path(out) / "policy").absolute()
     with ocp.StandardCheckpointer() as checkpointer:
         checkpointer.save(path, params, force=True)
     return path
@@ -103,3 +131,97 @@ def plot_learning_curves(
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:
     (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+def write_results_table(out: Path, settings: list[dict[str, Any]], swept: list[str]) -> None:
+    """results.csv and results.md: one row per setting, final success and return aggregated
+    over its seeds (mean, std, interquartile mean, 95 % bootstrap CI)."""
+    header = [*swept, "seeds", "success_mean", "success_std", "success_iqm", "success_ci95_low",
+              "success_ci95_high", "return_mean", "return_std", "solved",
+              "steps_to_target_median"]  # fmt: skip
+    rows = []
+    for setting in settings:
+        success, ret = setting["eval_success"], setting["eval_return"]
+        rows.append(
+            [*(setting["values"].get(name, "") for name in swept), success["n"], success["mean"],
+             success["std"], success["iqm"], success["ci95_low"], success["ci95_high"],
+             ret["mean"], ret["std"], setting["solved"], setting["steps_to_target_median"]]
+        )  # fmt: skip
+    with open(Path(out) / "results.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(
+            [[_cell(v) if isinstance(v, list | tuple) else v for v in r] for r in rows]
+        )
+    lines = [
+        "| " + " | ".join([*swept, "seeds", "final success: mean ± std", "IQM", "95 % CI",
+                           "return", "reached target", "median steps to target"]) + " |",
+        "|" + "---|" * (len(swept) + 7),
+    ]  # fmt: skip
+    for setting in settings:
+        success, ret = setting["eval_success"], setting["eval_return"]
+        steps = setting["steps_to_target_median"]
+        cells = [_cell(setting["values"].get(name, "")) for name in swept] + [
+            str(success["n"]),
+            f"{success['mean']:.1%} ± {success['std']:.1%}",
+            f"{success['iqm']:.1%}",
+            f"{success['ci95_low']:.1%} – {success['ci95_high']:.1%}",
+            f"{ret['mean']:.2f} ± {ret['std']:.2f}",
+            f"{setting['solved']}/{success['n']}",
+            "—" if steps is None else f"{steps:,.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    (Path(out) / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def plot_sweep(
+    path: Path, settings: list[dict[str, Any]], swept: list[str], target: float | None
+) -> None:
+    """Final success (mean over seeds, 95 % CI bars) against each swept value, one panel per
+    swept field; settings sharing a value (other fields differ) sit side by side. Seed-only
+    scans get one bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    panels = swept or ["all runs"]
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for axis, name in zip(axes[0], panels, strict=True):
+        values = [s["values"].get(name, "all") for s in settings]
+        distinct = list(dict.fromkeys(map(_cell, values)))
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        spread = np.linspace(-0.15, 0.15, len(settings)) if len(settings) > 1 else [0.0]
+        for offset, setting, value in zip(spread, settings, values, strict=True):
+            success = setting["eval_success"]
+            x = distinct.index(_cell(value)) + offset
+            error = [
+                [success["mean"] - success["ci95_low"]],
+                [success["ci95_high"] - success["mean"]],
+            ]
+            axis.errorbar(
+                x, success["mean"], yerr=error, fmt="o", capsize=3, label=setting["setting"]
+            )
+        axis.set_xticks(range(len(distinct)), distinct)
+        if numeric and len(distinct) > 1:
+            axis.set_xlabel(f"{name} (settings in the order given)")
+        else:
+            axis.set_xlabel(name)
+        if target is not None:
+            axis.axhline(target, color="grey", linestyle=":", linewidth=1)
+        axis.set(ylabel="final evaluation success", ylim=(-0.02, 1.02))
+        axis.grid(alpha=0.3)
+    if 1 < len(settings) <= 12:
+        axes[0][0].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

@@ -83,7 +83,7 @@ def test_train_py_writes_every_output(tmp_path):
     program = trainer.make_trainer(cfg)
     state = jax.eval_shape(program.init, jax.random.key(0))
     like = {"agent": state.agent, "normalizer": state.normalizer}
-    restored = outputs.load_checkpoint(out / "checkpoint", like)
+    restored = outputs.load_checkpoint(out / "policy", like)
     assert float(restored["normalizer"].count) == 1024.0
 
 

@@ -1,0 +1,105 @@
+"""Checkpoints of the whole training state, for exact resumption.
+
+``Checkpoints(run_dir)`` keeps the newest ``keep`` checkpoints in run_dir/checkpoints/<chunk>/:
+the TrainState (networks, targets, optimiser states, SAC's temperature, normaliser, the HER
+buffer and its write counter, environment states, exploration noise, RNG key and iteration
+counter; with a leading runs axis for scans) and a JSON record of the host's side (chunks done,
+metrics rows so far, the config). Orbax writes each checkpoint into a temporary folder and renames
+it when complete, so a crash during a save leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable or does not fit the run being resumed."""
+
+
+class Checkpoints:
+    def __init__(self, run_dir: Path, keep: int = 2, create: bool = True):
+        import orbax.checkpoint as ocp
+
+        self.directory = (Path(run_dir) / "checkpoints").absolute()
+        if not create and not self.directory.is_dir():
+            raise CheckpointError(f"{run_dir} has no checkpoints/ folder: nothing to resume")
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=create)
+        handlers = {"state": ocp.StandardCheckpointHandler(), "host": ocp.JsonCheckpointHandler()}
+        self._manager = ocp.CheckpointManager(
+            self.directory, options=options, item_handlers=handlers
+        )
+
+    def latest(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, chunk: int, state: Any, host: dict[str, Any]) -> None:
+        """Saves and waits until the checkpoint is complete on disk."""
+        import orbax.checkpoint as ocp
+
+        args = ocp.args.Composite(state=ocp.args.StandardSave(state), host=ocp.args.JsonSave(host))
+        self._manager.save(chunk, args=args, force=True)
+        self._manager.wait_until_finished()
+
+    def restore(self, like: Any) -> tuple[Any, dict[str, Any]]:
+        """The newest checkpoint's (state, host record). ``like`` is the state's abstract tree
+        (jax.ShapeDtypeStruct leaves with shardings); a checkpoint of other shapes is refused."""
+        import orbax.checkpoint as ocp
+
+        chunk = self.latest()
+        if chunk is None:
+            raise CheckpointError(f"{self.directory} holds no complete checkpoint")
+        where = self.directory / str(chunk)
+        try:
+            stored = self._manager.item_metadata(chunk)["state"]
+        except Exception as error:  # orbax raises several types for unreadable files
+            raise CheckpointError(f"cannot read the checkpoint {where}: {error}") from None
+        check_same_tree(stored, like, where)
+        try:
+            restored = self._manager.restore(
+                chunk,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(like), host=ocp.args.JsonRestore()
+                ),
+            )
+        except Exception as error:
+            raise CheckpointError(f"cannot restore the checkpoint {where}: {error}") from None
+        return restored["state"], restored["host"]
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+def check_same_tree(stored: Any, like: Any, where: Path) -> None:
+    """Raises CheckpointError naming the first leaf whose path, shape or dtype differ."""
+
+    def name(key) -> str:
+        for attribute in ("name", "key", "idx"):
+            if hasattr(key, attribute):
+                return str(getattr(key, attribute))
+        return str(key)
+
+    def leaves(tree):
+        flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+        return {"/".join(name(k) for k in path): leaf for path, leaf in flat}
+
+    have, want = leaves(stored), leaves(like)
+    if set(have) != set(want):
+        extra = sorted(set(have) - set(want))[:3]
+        missing = sorted(set(want) - set(have))[:3]
+        raise CheckpointError(
+            f"the checkpoint {where} holds another kind of training state (only in the "
+            f"checkpoint: {extra}; missing from it: {missing})"
+        )
+    for name, leaf in want.items():
+        stored_shape = tuple(have[name].shape)
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            stored_shape = stored_shape[: len(leaf.shape)]  # stored as key data [..., 2]
+        if stored_shape != tuple(leaf.shape):
+            raise CheckpointError(
+                f"the checkpoint {where} does not fit this config: {name} has shape "
+                f"{stored_shape} there, {tuple(leaf.shape)} here"
+            )

@@ -1,0 +1,197 @@
+"""Seed and hyperparameter scans: which runs to train, and which of them share one program.
+
+A scan is the base config plus ``seeds`` (runs per setting, seeds ``seed .. seed + seeds - 1``)
+and ``sweep`` (field -> list of values; their grid is scanned). Float hyperparameters
+(``hyperparams.FIELDS``) are leaves of the training state, so every value of them, times every
+seed, trains in one vmapped program. Any other swept field changes the program (network sizes,
+batch size, number of environments, algorithm, ...): each of its values is a separate program, run
+one after another.
+
+From the command line: ``seeds=16``, ``sweep.learning_rate=[1e-3,3e-4]`` (``sweep.lr`` for short)
+or, in a YAML file, ``seeds: 16`` and ``sweep: {learning_rate: [1e-3, 3e-4], tau: [0.05, 0.01]}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from envs.validation import check_int
+from jaxik import config as config_lib
+from jaxik import hyperparams, statistics
+from jaxik.config import TrainConfig
+
+ALIASES = {"lr": "learning_rate"}
+NOT_SWEPT = ("seed",)  # use seeds=N
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """One compiled program: a static config and the runs it trains together.
+
+    ``runs`` are configs differing from ``config`` only in float hyperparameters and seed; with
+    ``batched`` the program is vmapped over them (leading axis [len(runs)]), else it is the one
+    unbatched run ``config``.
+    """
+
+    config: TrainConfig
+    runs: tuple[TrainConfig, ...]
+    float_sweep: dict[str, tuple]  # the float fields swept inside this program
+    seeds: int
+    static: dict[str, Any]  # the swept static values that made this program
+    name: str  # "" for a scan's only program
+
+    @property
+    def batched(self) -> bool:
+        return self.seeds > 1 or bool(self.float_sweep)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The program as a loadable config file (config fields, then seeds and sweep)."""
+        values = self.config.to_dict()
+        if self.batched:
+            values["seeds"] = self.seeds
+            values["sweep"] = {name: list(v) for name, v in self.float_sweep.items()}
+        return values
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+    base: TrainConfig
+    seeds: int
+    sweep: dict[str, tuple]  # field -> values, in the order given
+
+    @property
+    def programs(self) -> list[Program]:
+        """The static-setting grid, one program each, floats and seeds batched inside."""
+        static = {k: v for k, v in self.sweep.items() if k not in hyperparams.FIELDS}
+        floats = {k: v for k, v in self.sweep.items() if k in hyperparams.FIELDS}
+        programs = []
+        for static_values in itertools.product(*static.values()):
+            chosen = dict(zip(static, static_values, strict=True))
+            config = with_values(self.base, chosen)
+            runs = []
+            for float_values in itertools.product(*floats.values()):
+                setting = dict(zip(floats, float_values, strict=True))
+                for offset in range(self.seeds):
+                    runs.append(with_values(config, {**setting, "seed": config.seed + offset}))
+            name = program_name(chosen) if static else ""
+            programs.append(Program(config, tuple(runs), floats, self.seeds, chosen, name))
+        return programs
+
+    def to_dict(self) -> dict[str, Any]:
+        values = self.base.to_dict()
+        if self.seeds > 1:
+            values["seeds"] = self.seeds
+        if self.sweep:
+            values["sweep"] = {name: list(v) for name, v in self.sweep.items()}
+        return values
+
+
+def with_values(config: TrainConfig, values: dict[str, Any]) -> TrainConfig:
+    """``config`` with ``values`` (validated: a bad value names its field)."""
+    merged = {**config.to_dict(), **values}
+    return config_lib.load(None, merged)
+
+
+def program_name(values: dict[str, Any]) -> str:
+    """A folder name for a static setting, e.g. ``batch_size-512_hidden_sizes-128x128``."""
+    parts = []
+    for name, value in values.items():
+        text = "x".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        parts.append(f"{name}-{re.sub(r'[^A-Za-z0-9.+-]', '', text)}")
+    return "_".join(parts)
+
+
+def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> Scan:
+    """Reads a config file and ``key=value`` overrides into a Scan. ``seeds``, ``sweep`` and
+    ``sweep.NAME`` are scan settings; everything else goes to TrainConfig. Every swept value is
+    validated here, before anything compiles."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path} must hold a mapping of configuration keys")
+        values.update(config_lib.numbers_read(loaded))
+    items = (
+        overrides.items()
+        if isinstance(overrides, dict)
+        else map(config_lib.parse_override, overrides)
+    )
+    sweep: dict[str, Any] = dict(values.pop("sweep", None) or {})
+    if not isinstance(sweep, dict):
+        raise ValueError(f"sweep={sweep!r} must be a mapping of field -> list of values")
+    seeds = values.pop("seeds", 1)
+    config_overrides = {}
+    for key, value in items:
+        if key == "seeds":
+            seeds = value
+        elif key.startswith("sweep."):
+            sweep[key[len("sweep.") :]] = value
+        else:
+            config_overrides[key] = value
+    check_int("seeds", seeds, minimum=1)
+    base = config_lib.load(None, {**values, **config_overrides})
+    return Scan(base=base, seeds=seeds, sweep=check_sweep(base, sweep))
+
+
+def check_sweep(base: TrainConfig, sweep: dict[str, Any]) -> dict[str, tuple]:
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    checked: dict[str, tuple] = {}
+    for raw_name, values in sweep.items():
+        name = ALIASES.get(raw_name, raw_name)
+        if name in NOT_SWEPT:
+            raise ValueError(f"sweep.{raw_name}: sweep seeds with seeds=N, not sweep.seed")
+        if name not in known:
+            raise ValueError(
+                f"sweep.{raw_name}: unknown configuration key; known keys: {sorted(known)} "
+                f"(aliases: {ALIASES})"
+            )
+        if name in checked:
+            raise ValueError(f"sweep.{raw_name}: {name} is swept twice")
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"sweep.{raw_name}={values!r} must be a non-empty list of values")
+        for value in values:
+            try:
+                with_values(base, {name: value})
+            except ValueError as error:
+                raise ValueError(f"sweep.{raw_name}: {error}") from None
+        checked[name] = tuple(tuple(v) if isinstance(v, list) else v for v in values)
+    return checked
+
+
+def setting_label(program: Program, run: TrainConfig) -> str:
+    """The swept values that tell this run's setting apart, e.g. "batch_size=128 lr=0.001"."""
+    values = {**program.static, **{name: getattr(run, name) for name in program.float_sweep}}
+    return " ".join(f"{name}={value}" for name, value in values.items())
+
+
+def aggregate(per_run: list[dict[str, Any]], target: float) -> dict[str, Any]:
+    """Final success and return over runs (statistics.summarize each), how many runs reached
+    ``target``, and the median environment steps at which they did."""
+    reached = [r["solved_at_env_steps"] for r in per_run if r["solved_at_env_steps"] is not None]
+    return {
+        "eval_success": statistics.summarize([r["eval_success"] for r in per_run]),
+        "eval_return": statistics.summarize([r["eval_return"] for r in per_run]),
+        "solved": len(reached),
+        "steps_to_target_median": float(sorted(reached)[len(reached) // 2]) if reached else None,
+        "success_target": target,
+    }
+
+
+def settings_table(program: Program, per_run: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per setting of ``program`` (its static values and float values), aggregated over
+    its seeds. ``per_run`` is in the order of ``program.runs``."""
+    rows: dict[str, dict[str, Any]] = {}
+    members: dict[str, list[dict[str, Any]]] = {}
+    for run, result in zip(program.runs, per_run, strict=True):
+        label = setting_label(program, run)
+        values = {**program.static, **{n: getattr(run, n) for n in program.float_sweep}}
+        rows.setdefault(label, {"setting": label, "values": values})
+        members.setdefault(label, []).append(result)
+    target = program.config.success_target
+    return [{**row, **aggregate(members[label], target)} for label, row in rows.items()]

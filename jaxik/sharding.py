@@ -1,0 +1,73 @@
+"""Placing a training program on all local devices: a ("runs", "envs") mesh and named
+shardings of the training state.
+
+A scan's runs (seeds and hyperparameter settings, the vmapped leading axis) are split over the
+"runs" axis; the parallel environments of each run (the environment states, exploration noise and
+the HER buffer's columns) over "envs". Everything else (networks, optimiser states, normaliser,
+keys) is replicated along "envs". XLA's partitioner inserts whatever communication follows
+(gradient updates sample the buffer across environment shards); there is no hand-written
+collective here.
+
+Several hosts: start every process with ``jax.distributed.initialize()`` (``train.py
+--distributed``); ``jax.devices()`` then lists every host's devices and the same mesh spans them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+
+def make_mesh(num_runs: int | None, num_envs: int, devices: Sequence | None = None) -> Mesh:
+    """The largest ("runs", "envs") grid of ``devices`` (default: all) whose sides divide
+    ``num_runs`` (1 for an unbatched run) and ``num_envs``; runs first, since they need no
+    communication at all."""
+    devices = list(jax.devices() if devices is None else devices)
+    runs = math.gcd(num_runs or 1, len(devices))
+    envs = math.gcd(num_envs, len(devices) // runs)
+    grid = np.asarray(devices[: runs * envs], dtype=object).reshape(runs, envs)
+    return Mesh(grid, ("runs", "envs"))
+
+
+def _env_axis(path: tuple) -> int | None:
+    """Which axis of an (unbatched) training-state leaf counts environments, if any."""
+    names = [getattr(k, "name", getattr(k, "key", None)) for k in path]
+    if names and names[0] in ("env_state", "noise"):
+        return 0  # [num_envs, ...]
+    if names[:2] == ["buffer", "data"]:
+        return 1  # [num_rows, num_envs, ...]
+    return None
+
+
+def state_shardings(abstract_state: Any, mesh: Mesh, batched: bool) -> Any:
+    """A NamedSharding per leaf of a TrainState (shapes from ``jax.eval_shape``); with
+    ``batched`` every leaf has a leading runs axis."""
+    lead = 1 if batched else 0
+
+    def sharding(path, leaf) -> NamedSharding:
+        spec: list[str | None] = [None] * len(leaf.shape)
+        if batched:
+            spec[0] = "runs"
+        env_axis = _env_axis(path)
+        if env_axis is not None:
+            spec[lead + env_axis] = "envs"
+        return NamedSharding(mesh, P(*spec))
+
+    return jax.tree_util.tree_map_with_path(sharding, abstract_state)
+
+
+def run_sharding(mesh: Mesh, batched: bool) -> NamedSharding:
+    """Per-run values (keys, metrics): split over "runs" when batched, else replicated."""
+    return NamedSharding(mesh, P("runs") if batched else P())
+
+
+def describe(mesh: Mesh) -> str:
+    runs, envs = mesh.devices.shape
+    kind = mesh.devices.flat[0].device_kind
+    return f"{runs * envs} {kind} device(s): runs x{runs}, environments x{envs}"
