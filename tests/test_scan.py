@@ -20,7 +20,8 @@ SMALL = {
 
 
 def test_floats_share_a_program_and_static_settings_split_it():
-    plan = scan.load(None, {**SMALL, "seeds": 3, "sweep.lr": [1e-3, 3e-4], "sweep.batch_size": [128, 256]})  # fmt: skip
+    sweep = {"sweep.lr": [1e-3, 3e-4], "sweep.batch_size": [128, 256]}
+    plan = scan.load(None, {**SMALL, "seeds": 3, **sweep})
     programs = plan.programs
     assert [p.config.batch_size for p in programs] == [128, 256]
     for program in programs:
