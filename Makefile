@@ -33,7 +33,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m jaxik.bench env
 
 bench-train: $(INSTALLED)
-	$(BIN)/python -m jaxik.bench train
+	$(BIN)/python -m jaxik.bench time-to-target
 
 # DDPG, SAC, TD3 x {sparse, dense} x {HER, no HER}, 3 seeds: about half an hour on 2 CPU cores.
 reproduce: $(INSTALLED)

@@ -21,14 +21,14 @@ import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
 from jaxik import run, scan
 from jaxik.checkpoint import CheckpointError
 
-DEFAULT_CONFIG = Path("configs/default.yaml")
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", type=Path, default=None, help=f"default: {DEFAULT_CONFIG}")
+    parser.add_argument("--config", type=Path, default=None, help="default: configs/default.yaml")
     parser.add_argument("--out", type=Path, default=None, help="default: runs/<config name>")
     parser.add_argument(
         "--resume", type=Path, default=None, metavar="RUN_DIR",

@@ -91,7 +91,8 @@ def check_same_tree(stored: Any, like: Any, where: Path) -> None:
         extra = sorted(set(have) - set(want))[:3]
         missing = sorted(set(want) - set(have))[:3]
         raise CheckpointError(
-            f"the checkpoint {where} holds another kind of training state (only in the "
+            f"the checkpoint {where} does not fit this config: it holds another training "
+            f"state (only in the "
             f"checkpoint: {extra}; missing from it: {missing})"
         )
     for name, leaf in want.items():

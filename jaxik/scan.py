@@ -55,7 +55,7 @@ class Program:
         values = self.config.to_dict()
         if self.batched:
             values["seeds"] = self.seeds
-            values["sweep"] = {name: list(v) for name, v in self.float_sweep.items()}
+            values["sweep"] = as_lists(self.float_sweep)
         return values
 
 
@@ -88,8 +88,13 @@ class Scan:
         if self.seeds > 1:
             values["seeds"] = self.seeds
         if self.sweep:
-            values["sweep"] = {name: list(v) for name, v in self.sweep.items()}
+            values["sweep"] = as_lists(self.sweep)
         return values
+
+
+def as_lists(sweep: dict[str, tuple]) -> dict[str, list]:
+    """The sweep as YAML-friendly lists (tuple values such as hidden sizes become lists)."""
+    return {n: [list(v) if isinstance(v, tuple) else v for v in vs] for n, vs in sweep.items()}
 
 
 def with_values(config: TrainConfig, values: dict[str, Any]) -> TrainConfig:
@@ -122,20 +127,22 @@ def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> Scan:
         if isinstance(overrides, dict)
         else map(config_lib.parse_override, overrides)
     )
-    sweep: dict[str, Any] = dict(values.pop("sweep", None) or {})
-    if not isinstance(sweep, dict):
-        raise ValueError(f"sweep={sweep!r} must be a mapping of field -> list of values")
-    seeds = values.pop("seeds", 1)
-    config_overrides = {}
-    for key, value in items:
+    seeds: Any = 1
+    sweep: dict[str, Any] = {}
+    config_values: dict[str, Any] = {}
+    for key, value in [*values.items(), *items]:
         if key == "seeds":
             seeds = value
+        elif key == "sweep":
+            if not isinstance(value, dict):
+                raise ValueError(f"sweep={value!r} must be a mapping of field -> list of values")
+            sweep.update(value)
         elif key.startswith("sweep."):
             sweep[key[len("sweep.") :]] = value
         else:
-            config_overrides[key] = value
+            config_values[key] = value
     check_int("seeds", seeds, minimum=1)
-    base = config_lib.load(None, {**values, **config_overrides})
+    base = config_lib.load(None, config_values)
     return Scan(base=base, seeds=seeds, sweep=check_sweep(base, sweep))
 
 

@@ -46,6 +46,8 @@ class TrainState:
 @dataclasses.dataclass(frozen=True)
 class Trainer:
     init: Callable[..., TrainState]  # (key, hp=None): hp defaults to the config's values
+    iterate: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # a chunk's
+    # iterations without its evaluation: metrics leaves [iterations_per_eval] (benchmarks)
     chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
     train: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (key, hp=None)
 
@@ -209,10 +211,11 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
         }
         return state.replace(agent=agent_state), metrics
 
+    def iterate(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        return jax.lax.scan(iteration, state, None, length=config.iterations_per_eval)
+
     def chunk(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        state, per_iteration = jax.lax.scan(
-            iteration, state, None, length=config.iterations_per_eval
-        )
+        state, per_iteration = iterate(state)
         key, eval_key = jax.random.split(state.key)
         episodes = per_iteration.pop("episodes").sum()
         successes = per_iteration.pop("successes").sum()
@@ -231,4 +234,4 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
         state = init(key, hp)
         return jax.lax.scan(lambda s, _: chunk(s), state, None, length=config.num_evals)
 
-    return Trainer(init=init, chunk=chunk, train=train)
+    return Trainer(init=init, iterate=iterate, chunk=chunk, train=train)

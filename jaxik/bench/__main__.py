@@ -1,7 +1,13 @@
-"""Benchmarks that rewrite their own sections of BENCHMARKS.md.
+"""Benchmarks. Each prints a table, writes JSON and a PNG into --out (default runs/bench) and
+rewrites its own section of BENCHMARKS.md, naming the machine and the command.
 
 python -m jaxik.bench env [--envs 1 64 1024 4096] [--env-names ...] [--set key=value ...]
-python -m jaxik.bench train [--config configs/default.yaml] [key=value ...]
+python -m jaxik.bench train [--envs 16 64 256 1024] [--batch-sizes 256 1024] [key=value ...]
+python -m jaxik.bench seeds [--seeds 1 8 64] [key=value ...]
+python -m jaxik.bench compile [--algos ddpg td3 sac] [key=value ...]
+python -m jaxik.bench time-to-target [key=value ...]
+
+key=value settings apply over --config (default configs/default.yaml).
 """
 
 from __future__ import annotations
@@ -15,78 +21,97 @@ from pathlib import Path
 import yaml
 
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
-from jaxik.bench import env as env_bench
 from jaxik.bench import machine
-from jaxik.bench import train as train_bench
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def _positive_ints(values: list[str]) -> list[int]:
+def _positive_ints(option: str, values: list[str]) -> list[int]:
     out = []
     for value in values:
         if not value.isdigit() or int(value) < 1:
-            raise SystemExit(f"--envs: {value!r} is not a positive integer")
+            raise SystemExit(f"{option}: {value!r} is not a positive integer")
         out.append(int(value))
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m jaxik.bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m jaxik.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    env_parser = sub.add_parser("env", help="control steps/s against the number of environments")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument("--out", type=Path, default=Path("runs/bench"))
+        command.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
+        return command
+
+    env_parser = add("env", "control steps/s against the number of environments")
     env_parser.add_argument("--envs", nargs="+", default=["1", "64", "1024", "4096"])
     env_parser.add_argument("--env-names", nargs="+", default=["PandaReach", "PandaReachJoints"])
-    env_parser.add_argument("--out", type=Path, default=Path("runs/bench"))
-    env_parser.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
     env_parser.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
+        "--set", nargs="*", default=[], metavar="KEY=VALUE",
         help="environment config overrides, e.g. joint_limits=true ik_iterations=1",
-    )
-    train_parser = sub.add_parser("train", help="train.py's time to the success target")
-    train_parser.add_argument("--config", type=Path, default=Path("configs/default.yaml"))
-    train_parser.add_argument("--out", type=Path, default=Path("runs/bench"))
-    train_parser.add_argument("--markdown", type=Path, default=Path("BENCHMARKS.md"))
-    train_parser.add_argument("overrides", nargs="*", help="key=value settings over the config")
+    )  # fmt: skip
+    for name, help_text in (
+        ("train", "env steps/s and gradient updates/s against environments and batch size"),
+        ("seeds", "wall time of N seeds (one vmapped program) to the success target"),
+        ("compile", "trace and compile time of each training program"),
+        ("time-to-target", "train.py's time to the success target, cold and warm cache"),
+    ):
+        command = add(name, help_text)
+        command.add_argument("--config", type=Path, default=ROOT / "configs" / "default.yaml")
+        command.add_argument("overrides", nargs="*", help="key=value settings over the config")
+    sub.choices["train"].add_argument("--envs", nargs="+", default=["16", "64", "256", "1024"])
+    sub.choices["train"].add_argument("--batch-sizes", nargs="+", default=["256", "1024"])
+    sub.choices["seeds"].add_argument("--seeds", nargs="+", default=["1", "8", "64"])
+    sub.choices["compile"].add_argument("--algos", nargs="+", default=["ddpg", "td3", "sac"])
     args = parser.parse_args(argv)
-    if args.command == "train":
-        bench_train(args, argv)
-    else:
-        bench_env(args, argv)
+    command = "python -m jaxik.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    {
+        "env": bench_env,
+        "train": bench_train,
+        "seeds": bench_seeds,
+        "compile": bench_compile,
+        "time-to-target": bench_time_to_target,
+    }[args.command](args, command.strip())
 
 
-def bench_train(args: argparse.Namespace, argv: list[str] | None) -> None:
+def load_config(args: argparse.Namespace):
+    """The config and overrides, validated before anything compiles."""
     from jaxik import config as config_lib
 
     try:
-        cfg = config_lib.load(args.config, args.overrides)
+        return config_lib.load(args.config, args.overrides)
     except (ValueError, OSError) as error:
         raise SystemExit(f"{args.config}: {error}") from None
+
+
+def report(args, name: str, title: str, command: str, text: str, results, plot) -> None:
+    """Prints the table; writes <out>/<name>.json, <out>/<name>.png and the markdown section."""
     where = machine.describe()
-    print(f"machine: {where}", flush=True)
-    timings = train_bench.measure(args.config, args.out, args.overrides)
-    text = train_bench.table(timings)
     print(text)
-    command = "python -m jaxik.bench " + " ".join(sys.argv[1:] if argv is None else argv)
-    target = f"{cfg.success_target:.0%}"
-    body = (
-        f"## Time to {target} evaluation success, {args.config} "
-        f"({cfg.algo.upper()} on {cfg.env}): {where}\n\n"
-        f"Command: `{command.strip()}`\n\n{text}\n"
-    )
-    key = f"train {args.config} {' '.join(args.overrides)} {where}"
-    machine.write_section(args.markdown, key, body)
-    print(f"wrote {args.markdown}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    records = [dataclasses.asdict(r) for r in results]
+    payload = {"machine": where, "command": command, "results": records}
+    (args.out / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    plot(args.out / f"{name}.png", results)
+    body = f"## {title}: {where}\n\nCommand: `{command}`\n\n{text}\n"
+    machine.write_section(args.markdown, f"{name} {title} {where}", body)
+    print(f"wrote {args.out / name}.json, .png and {args.markdown}")
 
 
-def bench_env(args: argparse.Namespace, argv: list[str] | None) -> None:
+def bench_env(args: argparse.Namespace, command: str) -> None:
     import envs
+    from jaxik.bench import env as env_bench
 
     for name in args.env_names:
         if name not in envs.ENV_NAMES:
             raise SystemExit(f"--env-names: unknown environment {name!r}; known: {envs.ENV_NAMES}")
-    sizes = _positive_ints(args.envs)
+    sizes = _positive_ints("--envs", args.envs)
     overrides = {}
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -98,34 +123,98 @@ def bench_env(args: argparse.Namespace, argv: list[str] | None) -> None:
             envs.make(name, **overrides)
         except ValueError as error:
             raise SystemExit(f"--set: {error}") from None
-    where = machine.describe()
-    print(f"machine: {where}", flush=True)
+    print(f"machine: {machine.describe()}", flush=True)
     results = []
     for name in args.env_names:
         for num_envs in sizes:
             result = env_bench.measure(name, num_envs, **overrides)
             results.append(result)
-            print(
-                f"{name:>18} {num_envs:>6} envs: {result.steps_per_second:>12,.0f} steps/s "
-                f"(compile {result.compile_seconds:.1f} s)",
-                flush=True,
-            )
-    text = env_bench.table(results)
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "env.json").write_text(
-        json.dumps(
-            {"machine": where, "results": [dataclasses.asdict(r) for r in results]}, indent=2
-        )
-    )
-    command = "python -m jaxik.bench env " + " ".join(sys.argv[2:] if argv is None else argv[1:])
+            print(f"{name:>18} {num_envs:>6} envs: {result.steps_per_second:>12,.0f} steps/s "
+                  f"(compile {result.compile_seconds:.1f} s)", flush=True)  # fmt: skip
     setting = " ".join(f"{k}={v}" for k, v in overrides.items()) or "default settings"
-    body = (
-        f"## Environment throughput ({setting}): {where}\n\n"
-        f"Command: `{command.strip()}`\n\n{text}\n"
+    title = f"Environment throughput ({setting})"
+    report(args, "env", title, command, env_bench.table(results), results, env_bench.plot)
+
+
+def bench_train(args: argparse.Namespace, command: str) -> None:
+    from jaxik import scan
+    from jaxik.bench import throughput
+
+    cfg = load_config(args)
+    sizes = _positive_ints("--envs", args.envs)
+    batches = _positive_ints("--batch-sizes", args.batch_sizes)
+    for num_envs in sizes:
+        for batch in batches:  # every combination is a valid config before the first compile
+            try:
+                scan.with_values(cfg, {"num_envs": num_envs, "batch_size": batch,
+                                       "eval_every": throughput.ITERATIONS * num_envs})  # fmt: skip
+            except ValueError as error:
+                raise SystemExit(f"--envs {num_envs} --batch-sizes {batch}: {error}") from None
+    print(f"machine: {machine.describe()}", flush=True)
+    results = []
+    for num_envs in sizes:
+        for batch in batches:
+            result = throughput.measure(cfg, num_envs, batch)
+            results.append(result)
+            steps, updates = result.env_steps_per_second, result.updates_per_second
+            print(f"{num_envs:>6} envs, batch {batch:>5}: {steps:>12,.0f} env steps/s, "
+                  f"{updates:>8,.0f} updates/s", flush=True)  # fmt: skip
+    title = f"Training throughput, {cfg.algo.upper()} on {cfg.env}"
+    report(args, "train", title, command, throughput.table(results), results, throughput.plot)
+
+
+def bench_seeds(args: argparse.Namespace, command: str) -> None:
+    from jaxik.bench import seeds as seeds_bench
+
+    cfg = load_config(args)
+    counts = _positive_ints("--seeds", args.seeds)
+    print(f"machine: {machine.describe()}", flush=True)
+    results = []
+    for count in counts:
+        result = seeds_bench.measure(args.config, count, args.overrides)
+        results.append(result)
+        print(f"{count:>5} seeds: {result.solved}/{count} reached the target, "
+              f"{result.wall_seconds:.1f} s ({result.compile_seconds:.1f} s compiling)",
+              flush=True)  # fmt: skip
+    title = f"Seeds to {cfg.success_target:.0%} success, {cfg.algo.upper()} on {cfg.env}"
+    report(args, "seeds", title, command, seeds_bench.table(results), results, seeds_bench.plot)
+
+
+def bench_compile(args: argparse.Namespace, command: str) -> None:
+    from envs.validation import check_choice
+    from jaxik import agents
+    from jaxik.bench import compile as compile_bench
+
+    cfg = load_config(args)
+    for algo in args.algos:
+        try:
+            check_choice("--algos", algo, agents.ALGOS)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+    print(f"machine: {machine.describe()}", flush=True)
+    results = []
+    for algo in args.algos:
+        for timing in compile_bench.measure(cfg, algo):
+            results.append(timing)
+            print(f"{algo:>5} {timing.program:<24} trace {timing.trace_seconds:5.1f} s, "
+                  f"compile {timing.compile_seconds:5.1f} s", flush=True)  # fmt: skip
+    title = f"Compile time, {cfg.env}"
+    report(args, "compile", title, command, compile_bench.table(results), results,
+           compile_bench.plot)  # fmt: skip
+
+
+def bench_time_to_target(args: argparse.Namespace, command: str) -> None:
+    from jaxik.bench import time_to_target
+
+    cfg = load_config(args)
+    print(f"machine: {machine.describe()}", flush=True)
+    timings = time_to_target.measure(args.config, args.out, args.overrides)
+    title = (
+        f"Time to {cfg.success_target:.0%} evaluation success, {args.config.name} "
+        f"({cfg.algo.upper()} on {cfg.env})"
     )
-    machine.write_section(args.markdown, f"env {setting} {where}", body)
-    print(f"wrote {args.out / 'env.json'} and {args.markdown}")
+    report(args, "time-to-target", title, command, time_to_target.table(timings), timings,
+           time_to_target.plot)  # fmt: skip
 
 
 if __name__ == "__main__":

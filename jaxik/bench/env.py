@@ -56,3 +56,22 @@ def table(results: list[EnvResult]) -> str:
             f"{r.compile_seconds:.1f} | {r.num_steps} steps in {r.run_seconds:.2f} s |"
         )
     return "\n".join(lines)
+
+
+def plot(path, results: list[EnvResult]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 3.6))
+    for name in dict.fromkeys(r.env for r in results):
+        rows = [r for r in results if r.env == name]
+        axis.plot([r.num_envs for r in rows], [r.steps_per_second for r in rows], marker="o",
+                  label=name)  # fmt: skip
+    axis.set(xscale="log", yscale="log", xlabel="environments", ylabel="control steps/s")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

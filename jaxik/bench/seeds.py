@@ -1,0 +1,70 @@
+"""Wall time for N seeds of one configuration to reach the success target, trained as one
+vmapped program (``train.py seeds=N stop_on_success=true``), and the cost per seed."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+
+from jaxik import run, scan
+
+
+@dataclasses.dataclass
+class SeedsTiming:
+    seeds: int
+    compile_seconds: float
+    wall_seconds: float  # start to stop (all seeds solved, or the budget spent), compile included
+    solved: int  # seeds that reached the target
+    env_steps: int  # per seed, when it stopped
+
+    @property
+    def seconds_per_seed(self) -> float:
+        return self.wall_seconds / self.seeds
+
+
+def measure(config: Path, seeds: int, overrides: list[str]) -> SeedsTiming:
+    plan = scan.load(config, [*overrides, f"seeds={seeds}", "stop_on_success=true"])
+    with tempfile.TemporaryDirectory() as out:
+        summary = run.run_scan(plan, Path(out), console=Console(quiet=True), cache=False)
+    if seeds == 1:
+        solved, steps = int(summary["solved"]), summary["env_steps"]
+    else:
+        solved, steps = summary["aggregate"]["solved"], summary["env_steps"]
+    return SeedsTiming(seeds, summary["compile_seconds"], summary["wall_seconds"], solved, steps)
+
+
+def table(timings: list[SeedsTiming]) -> str:
+    one = timings[0].wall_seconds if timings and timings[0].seeds == 1 else None
+    lines = [
+        "| seeds | reached target | env steps per seed | compile (s) | wall time (s) "
+        "| per seed (s) | wall time / 1 seed's |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for t in timings:
+        ratio = "" if one is None else f"{t.wall_seconds / one:.2f}x"
+        lines.append(
+            f"| {t.seeds:,} | {t.solved}/{t.seeds} | {t.env_steps:,} | {t.compile_seconds:.1f} | "
+            f"{t.wall_seconds:.1f} | {t.seconds_per_seed:.2f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(path, timings: list[SeedsTiming]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 3.6))
+    seeds = [t.seeds for t in timings]
+    axis.plot(seeds, [t.wall_seconds for t in timings], marker="o", label="wall time")
+    axis.plot(seeds, [t.seconds_per_seed for t in timings], marker="o", label="per seed")
+    axis.set(xscale="log", yscale="log", xlabel="seeds", ylabel="seconds")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

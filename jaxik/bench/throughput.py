@@ -1,0 +1,90 @@
+"""Training throughput: environment steps/s and gradient updates/s of the compiled training
+iterations (collection, buffer insert, updates; no evaluation), against the number of
+environments and the batch size."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax
+
+from jaxik import scan, trainer
+from jaxik.config import TrainConfig
+
+ITERATIONS = 64  # per timed call
+
+
+@dataclasses.dataclass
+class Throughput:
+    num_envs: int
+    batch_size: int
+    env_steps_per_second: float
+    updates_per_second: float
+    compile_seconds: float
+
+
+def measure(base: TrainConfig, num_envs: int, batch_size: int, repeats: int = 3) -> Throughput:
+    """Times ``repeats`` calls of ITERATIONS iterations each, after one untimed call, with
+    learning on from the first step (learning_starts=0)."""
+    cfg = scan.with_values(
+        base,
+        {"num_envs": num_envs, "batch_size": batch_size, "learning_starts": 0,
+         "eval_every": ITERATIONS * num_envs},
+    )  # fmt: skip
+    program = trainer.make_trainer(cfg)
+    key = jax.random.key(cfg.seed)
+    start = time.perf_counter()
+    state = jax.jit(program.init)(key)
+    iterate = jax.jit(program.iterate, donate_argnums=0).lower(state).compile()
+    compile_seconds = time.perf_counter() - start
+    state, _ = jax.block_until_ready(iterate(state))
+    start = time.perf_counter()
+    for _ in range(repeats):
+        state, _ = iterate(state)
+    jax.block_until_ready(state)
+    seconds = time.perf_counter() - start
+    iterations = repeats * ITERATIONS
+    return Throughput(
+        num_envs=num_envs,
+        batch_size=batch_size,
+        env_steps_per_second=iterations * num_envs / seconds,
+        updates_per_second=iterations * cfg.updates_per_iteration / seconds,
+        compile_seconds=compile_seconds,
+    )
+
+
+def table(results: list[Throughput]) -> str:
+    lines = [
+        "| environments | batch size | env steps/s | gradient updates/s | compile (s) |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.num_envs:,} | {r.batch_size:,} | {r.env_steps_per_second:,.0f} | "
+            f"{r.updates_per_second:,.0f} | {r.compile_seconds:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(path, results: list[Throughput]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for batch in sorted({r.batch_size for r in results}):
+        rows = [r for r in results if r.batch_size == batch]
+        envs = [r.num_envs for r in rows]
+        axes[0].plot(
+            envs, [r.env_steps_per_second for r in rows], marker="o", label=f"batch {batch}"
+        )
+        axes[1].plot(envs, [r.updates_per_second for r in rows], marker="o", label=f"batch {batch}")
+    for axis, label in zip(axes, ("environment steps/s", "gradient updates/s"), strict=True):
+        axis.set(xscale="log", yscale="log", xlabel="environments", ylabel=label)
+        axis.grid(alpha=0.3, which="both")
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

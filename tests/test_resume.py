@@ -1,0 +1,159 @@
+"""Checkpoints and resume: an interrupted-then-resumed run equals the uninterrupted one exactly;
+Ctrl-C saves and exits; a missing, corrupt or incompatible checkpoint is a clear error that
+leaves the run folder as it was."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from rich.console import Console
+
+from jaxik import run, scan
+from jaxik.checkpoint import CheckpointError
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = {
+    "env": "PlanarReach",
+    "gamma": 0.98,
+    "total_env_steps": 2048,
+    "eval_every": 512,
+    "learning_starts": 256,
+    "checkpoint_every": 1,
+}
+QUIET = Console(quiet=True)
+
+
+def metrics(run_dir: Path) -> list[dict[str, str]]:
+    lines = (run_dir / "metrics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    rows = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
+    for row in rows:
+        row.pop("wall_seconds")
+    return rows
+
+
+def policy_leaves(run_dir: Path) -> list[np.ndarray]:
+    import orbax.checkpoint as ocp
+
+    with ocp.StandardCheckpointer() as checkpointer:
+        restored = checkpointer.restore((run_dir / "policy").absolute())
+    import jax
+
+    return [np.asarray(x) for x in jax.tree.leaves(restored)]
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, seeds):
+    plan = scan.load(None, {**SMALL, "seeds": seeds})
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    run.run_scan(plan, whole, console=QUIET, cache=False)
+    first = run.run_scan(plan, parts, console=QUIET, cache=False, interrupt=run.Interrupt(2))
+    assert first["interrupted"]
+    assert len(metrics(parts)) == 2 * seeds
+    resumed = run.run_scan(plan, parts, console=QUIET, cache=False, resume=True)
+    assert not resumed["interrupted"]
+    assert metrics(parts) == metrics(whole)  # every metric of every chunk, as text: exact
+    for a, b in zip(policy_leaves(parts), policy_leaves(whole), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_resumed_run_can_be_extended(tmp_path):
+    plan = scan.load(None, {**SMALL, "total_env_steps": 1024})
+    run.run_scan(plan, tmp_path, console=QUIET, cache=False)
+    longer = scan.load(tmp_path / "config.yaml", ["total_env_steps=2048"])
+    summary = run.run_scan(longer, tmp_path, console=QUIET, cache=False, resume=True)
+    assert summary["env_steps"] == 2048 and len(metrics(tmp_path)) == 4
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "train.py", "--out", str(out),
+               *(f"{k}={v}" for k, v in SMALL.items()), "total_env_steps=51200"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        csv_file = out / "metrics.csv"
+        if csv_file.is_file() and len(csv_file.read_text().splitlines()) >= 2:
+            break  # a header and one evaluation: the loop is running
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr.decode()[-2000:]
+    assert "Traceback" not in stderr.decode()
+    done = len(metrics(out))
+    assert 1 <= done < 100
+    assert sorted(int(p.name) for p in (out / "checkpoints").iterdir())[-1] == done
+    longer = f"total_env_steps={512 * (done + 1)}"
+    result = subprocess.run(
+        [sys.executable, "train.py", "--resume", str(out), longer],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(metrics(out)) == done + 1
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {str(p.relative_to(folder)): p.read_bytes() for p in files}
+
+
+def resume(folder: Path, overrides=()):
+    plan = scan.load(folder / "config.yaml", list(overrides))
+    return run.run_scan(plan, folder, console=QUIET, cache=False, resume=True)
+
+
+def test_bad_checkpoints_are_clear_errors_and_change_nothing(tmp_path):
+    missing = tmp_path / "missing"
+    missing.mkdir()
+    (missing / "config.yaml").write_text(yaml.safe_dump({"env": "PlanarReach"}))
+    with pytest.raises(CheckpointError, match="no checkpoints/ folder"):
+        resume(missing)
+
+    good = tmp_path / "good"
+    run.run_scan(scan.load(None, {**SMALL, "total_env_steps": 1024}), good, console=QUIET)
+
+    other_shapes = tmp_path / "other_shapes"
+    shutil.copytree(good, other_shapes)
+    config = yaml.safe_load((other_shapes / "config.yaml").read_text())
+    (other_shapes / "config.yaml").write_text(yaml.safe_dump({**config, "hidden_sizes": [32]}))
+    before = snapshot(other_shapes)
+    with pytest.raises(CheckpointError, match="does not fit this config"):
+        resume(other_shapes)
+    assert snapshot(other_shapes) == before
+
+    other_settings = tmp_path / "other_settings"
+    shutil.copytree(good, other_settings)
+    config = yaml.safe_load((other_settings / "config.yaml").read_text())
+    (other_settings / "config.yaml").write_text(yaml.safe_dump({**config, "tau": 0.5}))
+    before = snapshot(other_settings)
+    with pytest.raises(CheckpointError, match=r"cannot resume with tau=0\.5"):
+        resume(other_settings)
+    assert snapshot(other_settings) == before
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(good, corrupt)
+    for path in (corrupt / "checkpoints").rglob("*"):
+        if path.is_file() and "state" in path.parts and path.stat().st_size > 100:
+            path.write_bytes(os.urandom(path.stat().st_size))
+    before = snapshot(corrupt)
+    with pytest.raises(CheckpointError, match="cannot re"):
+        resume(corrupt)
+    assert snapshot(corrupt) == before
+
+
+def test_train_py_refuses_an_incompatible_resume_before_compiling(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"env": "PlanarReach"}))
+    result = subprocess.run(
+        [sys.executable, "train.py", "--resume", str(tmp_path), "learning_rate=0.1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "cannot resume with learning_rate=0.1" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
