@@ -10,10 +10,12 @@ it when complete, so a crash during a save leaves the previous checkpoint intact
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 
 class CheckpointError(ValueError):
@@ -40,7 +42,8 @@ class Checkpoints:
         """Saves and waits until the checkpoint is complete on disk."""
         import orbax.checkpoint as ocp
 
-        args = ocp.args.Composite(state=ocp.args.StandardSave(state), host=ocp.args.JsonSave(host))
+        stored = stored_leaves(state)
+        args = ocp.args.Composite(state=ocp.args.StandardSave(stored), host=ocp.args.JsonSave(host))
         self._manager.save(chunk, args=args, force=True)
         self._manager.wait_until_finished()
 
@@ -57,34 +60,60 @@ class Checkpoints:
             stored = self._manager.item_metadata(chunk)["state"]
         except Exception as error:  # orbax raises several types for unreadable files
             raise CheckpointError(f"cannot read the checkpoint {where}: {error}") from None
-        check_same_tree(stored, like, where)
+        wanted = stored_leaves(like)
+        check_same_tree(stored, wanted, where)
         try:
             restored = self._manager.restore(
                 chunk,
                 args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(like), host=ocp.args.JsonRestore()
+                    state=ocp.args.StandardRestore(wanted), host=ocp.args.JsonRestore()
                 ),
             )
         except Exception as error:
             raise CheckpointError(f"cannot restore the checkpoint {where}: {error}") from None
-        return restored["state"], restored["host"]
+        leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
+        values = restored["state"]
+        state = treedef.unflatten(
+            [
+                values[leaf_name(path)]
+                if leaf_name(path) in values
+                else jnp.zeros(leaf.shape, leaf.dtype, device=leaf.sharding)
+                for path, leaf in leaves
+            ]
+        )
+        return state, restored["host"]
 
     def close(self) -> None:
         self._manager.close()
 
 
-def check_same_tree(stored: Any, like: Any, where: Path) -> None:
-    """Raises CheckpointError naming the first leaf whose path, shape or dtype differ."""
-
-    def name(key) -> str:
+def leaf_name(path: tuple) -> str:
+    """A leaf's path as one string, e.g. "agent.actor_params.params.MLP_0.Dense_0.bias"."""
+    parts = []
+    for key in path:
         for attribute in ("name", "key", "idx"):
             if hasattr(key, attribute):
-                return str(getattr(key, attribute))
-        return str(key)
+                parts.append(str(getattr(key, attribute)))
+                break
+        else:
+            parts.append(str(key))
+    return ".".join(parts)
+
+
+def stored_leaves(tree: Any) -> dict[str, Any]:
+    """The leaves a checkpoint holds, by name: every leaf but the empty ones (orbax cannot store
+    zero-size arrays, such as MJX's actuator activations of a model without any; restore
+    recreates them as zeros)."""
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {leaf_name(path): leaf for path, leaf in flat if math.prod(leaf.shape) > 0}
+
+
+def check_same_tree(stored: Any, like: Any, where: Path) -> None:
+    """Raises CheckpointError naming the first leaf whose name or shape differ."""
 
     def leaves(tree):
         flat = jax.tree_util.tree_flatten_with_path(tree)[0]
-        return {"/".join(name(k) for k in path): leaf for path, leaf in flat}
+        return {leaf_name(path): leaf for path, leaf in flat}
 
     have, want = leaves(stored), leaves(like)
     if set(have) != set(want):

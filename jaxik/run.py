@@ -242,7 +242,8 @@ def run_program(
                 every = config.checkpoint_every
                 if every and host["chunks"] % every == 0 and host["chunks"] < config.num_evals:
                     store.save(host["chunks"], state, host)
-            store.save(host["chunks"], state, host)
+            if store.latest() != host["chunks"]:  # a resumed, finished run has it already
+                store.save(host["chunks"], state, host)
     finally:
         writer.close()
         store.close()

@@ -64,9 +64,12 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, seeds):
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_resumed_run_can_be_extended(tmp_path):
+def test_a_finished_run_resumes_to_itself_and_can_be_extended(tmp_path):
     plan = scan.load(None, {**SMALL, "total_env_steps": 1024})
     run.run_scan(plan, tmp_path, console=QUIET, cache=False)
+    before = metrics(tmp_path)
+    again = run.run_scan(plan, tmp_path, console=QUIET, cache=False, resume=True)
+    assert again["env_steps"] == 1024 and metrics(tmp_path) == before
     longer = scan.load(tmp_path / "config.yaml", ["total_env_steps=2048"])
     summary = run.run_scan(longer, tmp_path, console=QUIET, cache=False, resume=True)
     assert summary["env_steps"] == 2048 and len(metrics(tmp_path)) == 4
@@ -157,3 +160,30 @@ def test_train_py_refuses_an_incompatible_resume_before_compiling(tmp_path):
     assert result.returncode == 2
     assert "cannot resume with learning_rate=0.1" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+def test_a_panda_reach_training_state_round_trips(tmp_path):
+    """The real arm's state holds empty arrays (MJX actuator activations), which orbax cannot
+    store: they are left out and come back as empty arrays."""
+    import jax
+
+    from jaxik import checkpoint, config, trainer
+
+    cfg = config.load(
+        None, {"env": "PandaReach", "num_envs": 4, "buffer_size": 64, "eval_every": 64}
+    )
+    program = trainer.make_trainer(cfg)
+    state = jax.jit(program.init)(jax.random.key(3))
+    assert any(leaf.size == 0 for leaf in jax.tree.leaves(state))
+    store = checkpoint.Checkpoints(tmp_path)
+    store.save(1, state, {"chunks": 1})
+    like = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state
+    )
+    restored, host = store.restore(like)
+    assert host == {"chunks": 1}
+    assert jax.tree.structure(restored) == jax.tree.structure(state)
+    for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(state), strict=True):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
