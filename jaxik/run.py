@@ -254,9 +254,9 @@ def run_program(
             f"Stopped after chunk {host['chunks']} of {config.num_evals}; checkpoint saved. "
             f"Continue with: python train.py --resume {out}"
         )
+    policy = to_host({"agent": state.agent, "normalizer": state.normalizer})  # every process
     if is_main_process():
-        policy = {"agent": state.agent, "normalizer": state.normalizer}
-        outputs.save_checkpoint(out, jax.device_get(policy))
+        outputs.save_checkpoint(out, policy)
     summary = (
         program_summary(program, runs, writer.rows, host, compile_seconds, mesh)
         if batched
