@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install train test test-slow lint bench bench-train reproduce
+.PHONY: install install-compare train test test-slow lint bench bench-train bench-compare reproduce
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ bench: $(INSTALLED)
 
 bench-train: $(INSTALLED)
 	$(BIN)/python -m jaxik.bench time-to-target
+
+# The optional panda-gym + Stable-Baselines3 side of the benchmarks. torch is pinned to the CPU
+# build this workplace's package mirror carries; elsewhere add
+# --index-url https://download.pytorch.org/whl/cpu to get a CPU build instead of CUDA's.
+install-compare: $(INSTALLED)
+	$(BIN)/python -m pip install -q "torch==2.13.0"
+	$(BIN)/python -m pip install -q -e ".[dev,compare]"
+
+bench-compare: install-compare
+	$(BIN)/python -m jaxik.bench env --vs-pandagym
+	$(BIN)/python -m jaxik.bench time-to-target --vs-pandagym
 
 # DDPG, SAC, TD3 x {sparse, dense} x {HER, no HER}, 3 seeds: about half an hour on 2 CPU cores.
 reproduce: $(INSTALLED)

@@ -7,7 +7,9 @@ python -m jaxik.bench seeds [--seeds 1 8 64] [key=value ...]
 python -m jaxik.bench compile [--algos ddpg td3 sac] [key=value ...]
 python -m jaxik.bench time-to-target [key=value ...]
 
-key=value settings apply over --config (default configs/default.yaml).
+key=value settings apply over --config (default configs/default.yaml). ``env --vs-pandagym`` and
+``time-to-target --vs-pandagym`` also run the panda-gym + Stable-Baselines3 equivalent in the same
+invocation and print the ratios (needs the optional extra: pip install -e ".[compare]").
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     sub.choices["train"].add_argument("--batch-sizes", nargs="+", default=["256", "1024"])
     sub.choices["seeds"].add_argument("--seeds", nargs="+", default=["1", "8", "64"])
     sub.choices["compile"].add_argument("--algos", nargs="+", default=["ddpg", "td3", "sac"])
+    for name in ("env", "time-to-target"):
+        sub.choices[name].add_argument(
+            "--vs-pandagym", action="store_true",
+            help="also run the panda-gym + Stable-Baselines3 equivalent and print the ratios",
+        )  # fmt: skip
     args = parser.parse_args(argv)
     command = "python -m jaxik.bench " + " ".join(sys.argv[1:] if argv is None else argv)
     {
@@ -90,13 +97,14 @@ def load_config(args: argparse.Namespace):
         raise SystemExit(f"{args.config}: {error}") from None
 
 
-def report(args, name: str, title: str, command: str, text: str, results, plot) -> None:
-    """Prints the table; writes <out>/<name>.json, <out>/<name>.png and the markdown section."""
+def report(args, name: str, title: str, command: str, text: str, results, plot, extra=None) -> None:
+    """Prints the table; writes <out>/<name>.json, <out>/<name>.png and the markdown section.
+    ``extra`` (a JSON-able dict) is stored beside the results, e.g. the panda-gym comparison."""
     where = machine.describe()
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     records = [dataclasses.asdict(r) for r in results]
-    payload = {"machine": where, "command": command, "results": records}
+    payload = {"machine": where, "command": command, "results": records, **(extra or {})}
     (args.out / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     plot(args.out / f"{name}.png", results)
     body = f"## {title}: {where}\n\nCommand: `{command}`\n\n{text}\n"
@@ -123,6 +131,10 @@ def bench_env(args: argparse.Namespace, command: str) -> None:
             envs.make(name, **overrides)
         except ValueError as error:
             raise SystemExit(f"--set: {error}") from None
+    if args.vs_pandagym:
+        from jaxik.bench import vs_pandagym
+
+        vs_pandagym.require()
     print(f"machine: {machine.describe()}", flush=True)
     results = []
     for name in args.env_names:
@@ -133,7 +145,20 @@ def bench_env(args: argparse.Namespace, command: str) -> None:
                   f"(compile {result.compile_seconds:.1f} s)", flush=True)  # fmt: skip
     setting = " ".join(f"{k}={v}" for k, v in overrides.items()) or "default settings"
     title = f"Environment throughput ({setting})"
-    report(args, "env", title, command, env_bench.table(results), results, env_bench.plot)
+    text, extra = env_bench.table(results), None
+    if args.vs_pandagym:
+        pybullet = vs_pandagym.env_steps_per_second()
+        extra = {"panda_gym_steps_per_second": pybullet}
+        text += (
+            f"\n\npanda-gym 3 PandaReach-v3 (PyBullet, one environment, random actions), same "
+            f"invocation: {pybullet:,.0f} steps/s. Ratios:\n\n| env | envs | jaxik / panda-gym |"
+            "\n| --- | ---: | ---: |\n"
+            + "\n".join(
+                f"| {r.env} | {r.num_envs:,} | {r.steps_per_second / pybullet:,.1f}x |"
+                for r in results
+            )
+        )
+    report(args, "env", title, command, text, results, env_bench.plot, extra)
 
 
 def bench_train(args: argparse.Namespace, command: str) -> None:
@@ -207,14 +232,23 @@ def bench_time_to_target(args: argparse.Namespace, command: str) -> None:
     from jaxik.bench import time_to_target
 
     cfg = load_config(args)
+    if args.vs_pandagym:
+        from jaxik.bench import vs_pandagym
+
+        vs_pandagym.require()
+        vs_pandagym.env_id(cfg)  # an env panda-gym has, before anything runs
     print(f"machine: {machine.describe()}", flush=True)
     timings = time_to_target.measure(args.config, args.out, args.overrides)
     title = (
         f"Time to {cfg.success_target:.0%} evaluation success, {args.config.name} "
         f"({cfg.algo.upper()} on {cfg.env})"
     )
-    report(args, "time-to-target", title, command, time_to_target.table(timings), timings,
-           time_to_target.plot)  # fmt: skip
+    text, extra = time_to_target.table(timings), None
+    if args.vs_pandagym:
+        sb3 = vs_pandagym.time_to_target(cfg)
+        extra = {"stable_baselines3": dataclasses.asdict(sb3)}
+        text += "\n\n" + time_to_target.comparison(timings, sb3)
+    report(args, "time-to-target", title, command, text, timings, time_to_target.plot, extra)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,136 @@
+"""The panda-gym + Stable-Baselines3 equivalent of a jaxik measurement, run in the same
+invocation (``--vs-pandagym``). Needs the optional extra ``compare``:
+``pip install -e ".[compare]"`` (panda-gym, PyBullet, Stable-Baselines3 and PyTorch).
+
+- ``env_steps_per_second``: one PyBullet PandaReach-v3 under uniform random actions, the way
+  panda-gym runs (one environment per process).
+- ``time_to_target``: SB3's DDPG / TD3 / SAC with its HerReplayBuffer on PandaReach-v3 with the
+  config's settings (network sizes, batch size, learning rate, gamma, tau, buffer size,
+  learning_starts, exploration noise, HER "future" with 4 sampled goals for her_future_prob 0.8)
+  and SB3's usual one gradient update per environment step. Every ``eval_every`` environment
+  steps the deterministic policy is evaluated on ``num_eval_envs`` episodes, success read at each
+  episode's end; the training clock stops during evaluation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import time
+
+from jaxik.config import TrainConfig
+
+PACKAGES = ("panda_gym", "pybullet", "stable_baselines3", "torch")
+
+
+def missing() -> list[str]:
+    """The packages of the ``compare`` extra that are not installed."""
+    return [name for name in PACKAGES if importlib.util.find_spec(name) is None]
+
+
+def require() -> None:
+    """Stops with the install command when the extra is missing (before anything compiles)."""
+    absent = missing()
+    if absent:
+        raise SystemExit(
+            f"--vs-pandagym needs the optional extra compare (missing: {', '.join(absent)}): "
+            'pip install -e ".[compare]"'
+        )
+
+
+def env_id(cfg: TrainConfig) -> str:
+    if cfg.env not in ("PandaReach", "PandaReachDense"):
+        raise SystemExit(f"--vs-pandagym: panda-gym has no equivalent of env={cfg.env!r}")
+    if not cfg.env_config.get("terminate_on_success", True):
+        raise SystemExit("--vs-pandagym: panda-gym v3 always ends episodes on success")
+    return f"{cfg.env}-v3"
+
+
+def env_steps_per_second(steps: int = 2_000, dense: bool = False) -> float:
+    import gymnasium as gym
+    import panda_gym  # noqa: F401  (registers the environments)
+
+    env = gym.make("PandaReachDense-v3" if dense else "PandaReach-v3")
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    seconds = time.perf_counter() - start
+    env.close()
+    return steps / seconds
+
+
+@dataclasses.dataclass
+class Sb3Timing:
+    algo: str
+    solved: bool
+    env_steps: int  # at the evaluation that reached the target, or when the budget ran out
+    train_seconds: float  # to that evaluation, evaluations excluded
+    eval_success: float
+
+
+def time_to_target(cfg: TrainConfig, eval_every: int = 1_000) -> Sb3Timing:
+    import gymnasium as gym
+    import numpy as np
+    import panda_gym  # noqa: F401
+    import torch
+    from stable_baselines3 import DDPG, SAC, TD3, HerReplayBuffer
+    from stable_baselines3.common.noise import NormalActionNoise
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    env = gym.make(env_id(cfg))
+    eval_env = gym.make(env_id(cfg))
+    algo = {"ddpg": DDPG, "td3": TD3, "sac": SAC}[cfg.algo]
+    kwargs = {}
+    if cfg.algo in ("ddpg", "td3"):
+        size = env.action_space.shape[0]
+        kwargs["action_noise"] = NormalActionNoise(np.zeros(size), cfg.noise_std * np.ones(size))
+    if cfg.algo == "td3":
+        kwargs.update(
+            policy_delay=cfg.policy_delay,
+            target_policy_noise=cfg.target_noise,
+            target_noise_clip=cfg.target_noise_clip,
+        )
+    sampled_goals = round(cfg.her_future_prob / max(1.0 - cfg.her_future_prob, 1e-6))
+    model = algo(
+        "MultiInputPolicy",
+        env,
+        replay_buffer_class=HerReplayBuffer,
+        replay_buffer_kwargs={"n_sampled_goal": sampled_goals, "goal_selection_strategy": "future"},
+        learning_rate=cfg.learning_rate,
+        buffer_size=cfg.buffer_size,
+        learning_starts=cfg.learning_starts,
+        batch_size=cfg.batch_size,
+        tau=cfg.tau,
+        gamma=cfg.gamma,
+        policy_kwargs={"net_arch": list(cfg.hidden_sizes)},
+        seed=cfg.seed,
+        **kwargs,
+    )
+
+    def evaluate() -> float:
+        successes = 0
+        for episode in range(cfg.num_eval_envs):
+            obs, _ = eval_env.reset(seed=10_000 + episode)
+            done, info = False, {}
+            while not done:
+                action, _ = model.predict(obs, deterministic=True)
+                obs, _, terminated, truncated, info = eval_env.step(action)
+                done = terminated or truncated
+            successes += bool(info.get("is_success", False))
+        return successes / cfg.num_eval_envs
+
+    train_seconds, steps, success = 0.0, 0, 0.0
+    while steps < cfg.total_env_steps:
+        start = time.perf_counter()
+        model.learn(eval_every, reset_num_timesteps=False)
+        train_seconds += time.perf_counter() - start
+        steps += eval_every
+        success = evaluate()
+        if success >= cfg.success_target:
+            return Sb3Timing(cfg.algo, True, steps, train_seconds, success)
+    return Sb3Timing(cfg.algo, False, steps, train_seconds, success)

@@ -1,0 +1,71 @@
+"""The benchmark suite's plumbing: its accounting, its outputs and its input errors (the speeds
+themselves are measured by running it, not asserted here)."""
+
+import json
+
+import pytest
+
+from jaxik import config
+from jaxik.bench import __main__ as bench
+from jaxik.bench import throughput, vs_pandagym
+
+
+def test_throughput_counts_updates_per_environment_step():
+    cfg = config.load(None, {"env": "PlanarReach", "updates_per_iteration": 3})
+    result = throughput.measure(cfg, num_envs=32, batch_size=64, repeats=1)
+    assert result.env_steps_per_second > 0
+    assert result.updates_per_second == pytest.approx(result.env_steps_per_second * 3 / 32)
+
+
+def test_a_subcommand_writes_json_png_and_its_markdown_section(tmp_path):
+    markdown = tmp_path / "BENCHMARKS.md"
+    markdown.write_text("# Benchmarks\n\nkept\n")
+    args = ["compile", "--algos", "td3", "--out", str(tmp_path), "--markdown", str(markdown),
+            "env=PlanarReach"]  # fmt: skip
+    bench.main(args)
+    record = json.loads((tmp_path / "compile.json").read_text())
+    assert [r["program"] for r in record["results"]] == ["init", "chunk", "chunk, 8 seeds vmapped"]
+    assert record["command"].endswith("env=PlanarReach")
+    assert (tmp_path / "compile.png").stat().st_size > 5_000
+    text = markdown.read_text()
+    assert "kept" in text and "| TD3 | chunk |" in text
+    bench.main(args)  # a second run replaces its section instead of adding one
+    assert markdown.read_text().count("| TD3 | chunk |") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--envs", "0"], "--envs: '0' is not a positive integer"),
+        (["train", "--envs", "200000"], "buffer_size=100000 must be at least num_envs=200000"),
+        (["seeds", "--seeds", "x"], "--seeds: 'x' is not a positive integer"),
+        (["seeds", "gamma=2"], "gamma=2 must be a number in [0.0, 1.0)"),
+        (["compile", "--algos", "ppo"], "--algos='ppo' is not allowed"),
+    ],
+)
+def test_bad_input_stops_before_compiling(args, message):
+    with pytest.raises(SystemExit) as stop:
+        bench.main(args)
+    assert message in str(stop.value)
+
+
+def test_vs_pandagym_names_what_is_missing(monkeypatch):
+    monkeypatch.setattr(vs_pandagym.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(SystemExit) as stop:
+        vs_pandagym.require()
+    assert "missing: panda_gym, pybullet, stable_baselines3, torch" in str(stop.value)
+    assert 'pip install -e ".[compare]"' in str(stop.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"env": "PandaReachJoints"}, "no equivalent of env='PandaReachJoints'"),
+        ({"env_config": {"terminate_on_success": False}}, "always ends episodes on success"),
+    ],
+)
+def test_vs_pandagym_refuses_what_panda_gym_cannot_match(overrides, message):
+    with pytest.raises(SystemExit) as stop:
+        vs_pandagym.env_id(config.load(None, overrides))
+    assert message in str(stop.value)
+    assert vs_pandagym.env_id(config.load(None, {"env": "PandaReachDense"})) == "PandaReachDense-v3"
