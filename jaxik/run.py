@@ -146,7 +146,6 @@ def run_program(
         lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings
     )
 
-    store = None
     host: dict[str, Any] = {
         "chunks": 0,
         "rows": [],
@@ -155,16 +154,17 @@ def run_program(
         "config": program.to_dict(),
     }
     state = None
-    if resume and (out / "checkpoints").is_dir():
+    if resume and (out / "checkpoints").is_dir():  # nothing is written before this succeeds
         store = checkpoint.Checkpoints(out, create=False)
         state, host = store.restore(like)
         check_resumable(
             scan.load(None, host["config"]), scan.load(None, program.to_dict())
         )  # the record inside the checkpoint, against what is asked now
         host["config"] = program.to_dict()
-    elif store is None and is_main_process():
-        out.mkdir(parents=True, exist_ok=True)
-    store = store or checkpoint.Checkpoints(out)
+    else:
+        if is_main_process():
+            out.mkdir(parents=True, exist_ok=True)
+        store = checkpoint.Checkpoints(out)
 
     if state is None:
         init = jax.jit(init_fn, in_shardings=(per_run, per_run), out_shardings=shardings)
