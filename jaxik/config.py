@@ -194,8 +194,9 @@ def numbers_read(value: Any) -> Any:
     return value
 
 
-def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> TrainConfig:
-    """The YAML file's settings (or the defaults), then overrides; unknown keys are errors."""
+def read_settings(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> dict:
+    """The YAML file's mapping, then the overrides over it. A dotted key ``group.name`` sets one
+    entry of the mapping ``group`` (``env_config.episode_length=20``, ``sweep.tau=[...]``)."""
     values: dict[str, Any] = {}
     if path is not None:
         loaded = yaml.safe_load(Path(path).read_text()) or {}
@@ -204,13 +205,20 @@ def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> Train
         values.update(numbers_read(loaded))
     items = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
     for key, value in items:
-        if key.startswith("env_config."):
-            values["env_config"] = {
-                **values.get("env_config", {}),
-                key[len("env_config.") :]: value,
-            }
-        else:
+        group, dot, name = key.partition(".")
+        if not dot:
             values[key] = value
+            continue
+        mapping = values.get(group, {})
+        if not isinstance(mapping, dict):
+            raise ValueError(f"{group}={mapping!r} must be a mapping to take {key}={value!r}")
+        values[group] = {**mapping, name: value}
+    return values
+
+
+def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> TrainConfig:
+    """The YAML file's settings (or the defaults), then overrides; unknown keys are errors."""
+    values = read_settings(path, overrides)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:

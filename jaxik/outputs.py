@@ -9,8 +9,10 @@ results.md (one row per setting, aggregated over seeds) and sweep.png.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,35 @@ def load_checkpoint(path: Path, like: Any) -> Any:
         return checkpointer.restore(Path(path).absolute(), like)
 
 
+@contextlib.contextmanager
+def saved_figure(path: Path, size: tuple[float, float], panels: int = 1) -> Iterator[Any]:
+    """A figure of ``panels`` axes side by side (an array of them, or one Axes when panels is
+    1), written to ``path`` as a 120 dpi PNG when the block ends, and closed either way."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, panels, figsize=size)
+    try:
+        yield axes
+        figure.tight_layout()
+        figure.savefig(path, dpi=120)
+    finally:
+        plt.close(figure)
+
+
+def log_lines(
+    axis: Any, lines: dict[str, tuple[Sequence[float], Sequence[float]]], xlabel: str, ylabel: str
+) -> None:
+    """One marked line per label, ``lines[label] = (x, y)``, on log-log axes with a legend."""
+    for label, (x, y) in lines.items():
+        axis.plot(x, y, marker="o", label=label)
+    axis.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel)
+    axis.grid(alpha=0.3, which="both")
+    axis.legend()
+
+
 def plot_learning_curves(
     path: Path, title: str, curves: dict[str, dict[str, Any]], target: float | None = None
 ) -> None:
@@ -102,31 +133,24 @@ def plot_learning_curves(
     ``curves[label]`` holds "env_steps" [evals] and "eval_return", "eval_success" [seeds, evals];
     with several seeds the line is their mean and the band their range.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for label, curve in curves.items():
-        for axis, name in zip(axes, ("eval_return", "eval_success"), strict=True):
-            values = np.atleast_2d(np.asarray(curve[name]))
-            axis.plot(curve["env_steps"], values.mean(0), marker=".", label=label)
-            if len(values) > 1:
-                axis.fill_between(curve["env_steps"], values.min(0), values.max(0), alpha=0.2)
-    if target is not None:
-        axes[1].axhline(target, color="grey", linestyle=":", linewidth=1)
-    axes[0].set(xlabel="environment steps", ylabel="evaluation return")
-    axes[1].set(xlabel="environment steps", ylabel="evaluation success", ylim=(-0.02, 1.02))
-    for axis in axes:
-        axis.grid(alpha=0.3)
-        if len(curves) > 1:
-            axis.legend()
-    figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    with saved_figure(path, (10, 3.6), panels=2) as axes:
+        for label, curve in curves.items():
+            for axis, name in zip(axes, ("eval_return", "eval_success"), strict=True):
+                values = np.atleast_2d(np.asarray(curve[name]))
+                axis.plot(curve["env_steps"], values.mean(0), marker=".", label=label)
+                if len(values) > 1:
+                    axis.fill_between(curve["env_steps"], values.min(0), values.max(0), alpha=0.2)
+        if target is not None:
+            axes[1].axhline(target, color="grey", linestyle=":", linewidth=1)
+        axes[0].set(xlabel="environment steps", ylabel="evaluation return")
+        axes[1].set(xlabel="environment steps", ylabel="evaluation success", ylim=(-0.02, 1.02))
+        for axis in axes:
+            axis.grid(alpha=0.3)
+            if len(curves) > 1:
+                axis.legend()
+        axes[0].figure.suptitle(title)
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:
@@ -188,40 +212,33 @@ def plot_sweep(
     """Final success (mean over seeds, 95 % CI bars) against each swept value, one panel per
     swept field; settings sharing a value (other fields differ) sit side by side. Seed-only
     scans get one bar."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     panels = swept or ["all runs"]
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
-    for axis, name in zip(axes[0], panels, strict=True):
-        values = [s["values"].get(name, "all") for s in settings]
-        distinct = list(dict.fromkeys(map(_cell, values)))
-        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        spread = np.linspace(-0.15, 0.15, len(settings)) if len(settings) > 1 else [0.0]
-        for offset, setting, value in zip(spread, settings, values, strict=True):
-            success = setting["eval_success"]
-            x = distinct.index(_cell(value)) + offset
-            error = [
-                [success["mean"] - success["ci95_low"]],
-                [success["ci95_high"] - success["mean"]],
-            ]
-            axis.errorbar(
-                x, success["mean"], yerr=error, fmt="o", capsize=3, label=setting["setting"]
-            )
-        axis.set_xticks(range(len(distinct)), distinct)
-        if numeric and len(distinct) > 1:
-            axis.set_xlabel(f"{name} (settings in the order given)")
-        else:
-            axis.set_xlabel(name)
-        if target is not None:
-            axis.axhline(target, color="grey", linestyle=":", linewidth=1)
-        axis.set(ylabel="final evaluation success", ylim=(-0.02, 1.02))
-        axis.grid(alpha=0.3)
-    if 1 < len(settings) <= 12:
-        axes[0][0].legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    with saved_figure(path, (4.2 * len(panels), 3.4), panels=len(panels)) as axes:
+        for axis, name in zip(np.atleast_1d(axes), panels, strict=True):
+            values = [s["values"].get(name, "all") for s in settings]
+            distinct = list(dict.fromkeys(map(_cell, values)))
+            numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+            spread = np.linspace(-0.15, 0.15, len(settings)) if len(settings) > 1 else [0.0]
+            for offset, setting, value in zip(spread, settings, values, strict=True):
+                success = setting["eval_success"]
+                x = distinct.index(_cell(value)) + offset
+                error = [
+                    [success["mean"] - success["ci95_low"]],
+                    [success["ci95_high"] - success["mean"]],
+                ]
+                axis.errorbar(
+                    x, success["mean"], yerr=error, fmt="o", capsize=3, label=setting["setting"]
+                )
+            axis.set_xticks(range(len(distinct)), distinct)
+            if numeric and len(distinct) > 1:
+                axis.set_xlabel(f"{name} (settings in the order given)")
+            else:
+                axis.set_xlabel(name)
+            if target is not None:
+                axis.axhline(target, color="grey", linestyle=":", linewidth=1)
+            axis.set(ylabel="final evaluation success", ylim=(-0.02, 1.02))
+            axis.grid(alpha=0.3)
+        if 1 < len(settings) <= 12:
+            np.atleast_1d(axes)[0].legend(fontsize=7)

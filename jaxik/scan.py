@@ -19,8 +19,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from envs.validation import check_int
 from jaxik import config as config_lib
 from jaxik import hyperparams, statistics
@@ -116,33 +114,13 @@ def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> Scan:
     """Reads a config file and ``key=value`` overrides into a Scan. ``seeds``, ``sweep`` and
     ``sweep.NAME`` are scan settings; everything else goes to TrainConfig. Every swept value is
     validated here, before anything compiles."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path} must hold a mapping of configuration keys")
-        values.update(config_lib.numbers_read(loaded))
-    items = (
-        overrides.items()
-        if isinstance(overrides, dict)
-        else map(config_lib.parse_override, overrides)
-    )
-    seeds: Any = 1
-    sweep: dict[str, Any] = {}
-    config_values: dict[str, Any] = {}
-    for key, value in [*values.items(), *items]:
-        if key == "seeds":
-            seeds = value
-        elif key == "sweep":
-            if not isinstance(value, dict):
-                raise ValueError(f"sweep={value!r} must be a mapping of field -> list of values")
-            sweep.update(value)
-        elif key.startswith("sweep."):
-            sweep[key[len("sweep.") :]] = value
-        else:
-            config_values[key] = value
+    values = config_lib.read_settings(path, overrides)
+    seeds = values.pop("seeds", 1)
+    sweep = values.pop("sweep", None) or {}
+    if not isinstance(sweep, dict):
+        raise ValueError(f"sweep={sweep!r} must be a mapping of field -> list of values")
     check_int("seeds", seeds, minimum=1)
-    base = config_lib.load(None, config_values)
+    base = config_lib.load(None, values)
     return Scan(base=base, seeds=seeds, sweep=check_sweep(base, sweep))
 
 

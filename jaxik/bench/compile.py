@@ -9,7 +9,7 @@ import time
 import jax
 import numpy as np
 
-from jaxik import scan, trainer
+from jaxik import outputs, scan, trainer
 from jaxik.config import TrainConfig
 
 
@@ -58,20 +58,12 @@ def table(timings: list[CompileTiming]) -> str:
 
 
 def plot(path, timings: list[CompileTiming]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 3.6))
-    labels = [f"{t.algo.upper()}\n{t.program}" for t in timings]
-    x = np.arange(len(timings))
-    axis.bar(x, [t.trace_seconds for t in timings], label="trace")
-    axis.bar(x, [t.compile_seconds for t in timings], bottom=[t.trace_seconds for t in timings],
-             label="compile")  # fmt: skip
-    axis.set_xticks(x, labels, fontsize=6)
-    axis.set(ylabel="seconds")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    with outputs.saved_figure(path, (7, 3.6)) as axis:
+        labels = [f"{t.algo.upper()}\n{t.program}" for t in timings]
+        x = np.arange(len(timings))
+        traced = [t.trace_seconds for t in timings]
+        axis.bar(x, traced, label="trace")
+        axis.bar(x, [t.compile_seconds for t in timings], bottom=traced, label="compile")
+        axis.set_xticks(x, labels, fontsize=6)
+        axis.set(ylabel="seconds")
+        axis.legend()

@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 
+from jaxik import outputs
 from jaxik.random_rollout import make_rollout
 
 
@@ -59,19 +60,9 @@ def table(results: list[EnvResult]) -> str:
 
 
 def plot(path, results: list[EnvResult]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5, 3.6))
+    lines = {}
     for name in dict.fromkeys(r.env for r in results):
         rows = [r for r in results if r.env == name]
-        axis.plot([r.num_envs for r in rows], [r.steps_per_second for r in rows], marker="o",
-                  label=name)  # fmt: skip
-    axis.set(xscale="log", yscale="log", xlabel="environments", ylabel="control steps/s")
-    axis.grid(alpha=0.3, which="both")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+        lines[name] = ([r.num_envs for r in rows], [r.steps_per_second for r in rows])
+    with outputs.saved_figure(path, (5, 3.6)) as axis:
+        outputs.log_lines(axis, lines, "environments", "control steps/s")

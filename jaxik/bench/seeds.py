@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from jaxik import run, scan
+from jaxik import outputs, run, scan
 
 
 @dataclasses.dataclass
@@ -60,18 +60,10 @@ def table(timings: list[SeedsTiming]) -> str:
 
 
 def plot(path, timings: list[SeedsTiming]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5, 3.6))
     seeds = [t.seeds for t in timings]
-    axis.plot(seeds, [t.wall_seconds for t in timings], marker="o", label="wall time")
-    axis.plot(seeds, [t.seconds_per_seed for t in timings], marker="o", label="per seed")
-    axis.set(xscale="log", yscale="log", xlabel="seeds", ylabel="seconds")
-    axis.grid(alpha=0.3, which="both")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    lines = {
+        "wall time": (seeds, [t.wall_seconds for t in timings]),
+        "per seed": (seeds, [t.seconds_per_seed for t in timings]),
+    }
+    with outputs.saved_figure(path, (5, 3.6)) as axis:
+        outputs.log_lines(axis, lines, "seeds", "seconds")

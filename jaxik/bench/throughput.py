@@ -9,7 +9,7 @@ import time
 
 import jax
 
-from jaxik import scan, trainer
+from jaxik import outputs, scan, trainer
 from jaxik.config import TrainConfig
 
 ITERATIONS = 64  # per timed call
@@ -68,23 +68,12 @@ def table(results: list[Throughput]) -> str:
 
 
 def plot(path, results: list[Throughput]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    steps, updates = {}, {}
     for batch in sorted({r.batch_size for r in results}):
         rows = [r for r in results if r.batch_size == batch]
         envs = [r.num_envs for r in rows]
-        axes[0].plot(
-            envs, [r.env_steps_per_second for r in rows], marker="o", label=f"batch {batch}"
-        )
-        axes[1].plot(envs, [r.updates_per_second for r in rows], marker="o", label=f"batch {batch}")
-    for axis, label in zip(axes, ("environment steps/s", "gradient updates/s"), strict=True):
-        axis.set(xscale="log", yscale="log", xlabel="environments", ylabel=label)
-        axis.grid(alpha=0.3, which="both")
-        axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+        steps[f"batch {batch}"] = (envs, [r.env_steps_per_second for r in rows])
+        updates[f"batch {batch}"] = (envs, [r.updates_per_second for r in rows])
+    with outputs.saved_figure(path, (10, 3.6), panels=2) as axes:
+        outputs.log_lines(axes[0], steps, "environments", "environment steps/s")
+        outputs.log_lines(axes[1], updates, "environments", "gradient updates/s")

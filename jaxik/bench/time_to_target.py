@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from jaxik import outputs
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -85,22 +87,14 @@ def table(timings: list[TrainTiming]) -> str:
 
 
 def plot(path, timings: list[TrainTiming]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5, 3.6))
     names = [t.cache for t in timings]
     compile_s = [t.compile_seconds for t in timings]
     after = [t.seconds_to_target_after_compile or 0.0 for t in timings]
-    axis.bar(names, compile_s, label="compile")
-    axis.bar(names, after, bottom=compile_s, label="training to target")
-    axis.set(ylabel="seconds", xlabel="compilation cache")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    with outputs.saved_figure(path, (5, 3.6)) as axis:
+        axis.bar(names, compile_s, label="compile")
+        axis.bar(names, after, bottom=compile_s, label="training to target")
+        axis.set(ylabel="seconds", xlabel="compilation cache")
+        axis.legend()
 
 
 def comparison(timings: list[TrainTiming], sb3) -> str:
