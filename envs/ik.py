@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
+from envs.linalg import solve_spd
+
 
 def orientation_error(rotation: jax.Array, target_rotation: jax.Array) -> jax.Array:
     """Rotation vector (about world axes) that turns ``rotation`` toward the target.
@@ -37,7 +39,7 @@ def _dls_update(
         [target_pos - site_pos, orientation_error(data.site_xmat[site_id], target_rotation)]
     )
     gram = jacobian @ jacobian.T + damping**2 * jnp.eye(6, dtype=jacobian.dtype)
-    return jacobian.T @ jnp.linalg.solve(gram, error)
+    return jacobian.T @ solve_spd(gram, error)
 
 
 def solve_site_pose(

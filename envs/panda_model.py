@@ -1,7 +1,8 @@
 """The Panda MJCF (envs/assets/panda.xml): loading, options, and the numbers tasks look up.
 
-Response tuning (the spec's "Measured responses" of panda-gym 3.0.7): see ``SUBSTEPS`` below and
-the tests in tests/test_panda_response.py.
+Response tuning (the spec's "Measured responses" of panda-gym 3.0.7): the gains, damping,
+armature and timestep in the MJCF, ``PandaReachConfig.n_substeps``, and the tests in
+tests/test_panda_response.py.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def load(timestep: float, contacts: bool = False, joint_limits: bool = False) ->
     """
     model = mujoco.MjModel.from_xml_path(str(MODEL_PATH))
     model.opt.timestep = timestep
+    # Constraints (limits, contacts) are solved by conjugate gradients: MJX's Newton solver
+    # factors its Hessian with jaxlib's batched LAPACK kernels, which can deadlock the CPU
+    # thread pool at a few thousand environments (see envs/linalg.py).
+    model.opt.solver = mujoco.mjtSolver.mjSOL_CG
     if not joint_limits:
         model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_LIMIT)
     if contacts:
