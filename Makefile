@@ -1,17 +1,27 @@
 # `make train` and `make test` work on a fresh machine: each creates .venv when missing and
-# installs the project into it first.
+# installs the project into it first, with the exact versions in constraints.txt (what CI tested).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+LOCK := constraints.txt
 
-.PHONY: install install-compare train test test-slow lint bench bench-train bench-compare reproduce
+.PHONY: install install-compare train test test-slow lint bench bench-train bench-compare reproduce lock
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -c $(LOCK) pip
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[dev]"
 	touch $(INSTALLED)
+
+# Re-resolve constraints.txt: the newest versions pyproject.toml's ranges admit, in a fresh venv.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip
+	.lock-venv/bin/python -m pip install -q ".[dev]"
+	head -3 $(LOCK) > .lock-new
+	.lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v '^jaxik' >> .lock-new
+	mv .lock-new $(LOCK) && rm -rf .lock-venv
 
 install: $(INSTALLED)
 
@@ -39,8 +49,8 @@ bench-train: $(INSTALLED)
 # build this workplace's package mirror carries; elsewhere add
 # --index-url https://download.pytorch.org/whl/cpu to get a CPU build instead of CUDA's.
 install-compare: $(INSTALLED)
-	$(BIN)/python -m pip install -q "torch==2.13.0"
-	$(BIN)/python -m pip install -q -e ".[dev,compare]"
+	$(BIN)/python -m pip install -q -c $(LOCK) "torch==2.13.0"
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[dev,compare]"
 
 bench-compare: install-compare
 	$(BIN)/python -m jaxik.bench env --vs-pandagym
