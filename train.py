@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
-from jaxik import run, scan
+from jaxik import run, scan, summary
 from jaxik.checkpoint import CheckpointError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
@@ -59,13 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         jax.distributed.initialize()
     out = args.resume or args.out or Path("runs") / source.stem
     try:
-        summary = run.run_scan(plan, out, resume=args.resume is not None)
+        result = run.run_scan(plan, out, resume=args.resume is not None)
     except CheckpointError as error:
         print(f"{out}: {error}", file=sys.stderr)
         return 2
-    if summary["interrupted"]:
+    if result["interrupted"]:
         return 130
-    print(run.describe(summary))
+    print(summary.describe(result))
     print(f"Outputs in {out}/")
     return 0
 

@@ -40,8 +40,7 @@ class RunWriter:
         if not is_main:
             self.rows = list(rows)
             return
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        write_config(self.out, config)
         self._csv_file = open(self.out / "metrics.csv", "w", newline="")
         if tensorboard:
             from tensorboardX import SummaryWriter
@@ -76,6 +75,18 @@ class RunWriter:
             self._csv_file.close()
         if self._tensorboard is not None:
             self._tensorboard.close()
+
+
+def write_config(out: Path, config: dict[str, Any]) -> None:
+    """out/config.yaml: what ``train.py --resume out`` reads back."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def read_metrics(path: Path) -> list[dict[str, float]]:
+    """metrics.csv's rows as floats."""
+    with open(path, newline="") as file:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(file)]
 
 
 def save_checkpoint(out: Path, params: Any) -> Path:

@@ -58,22 +58,18 @@ def setting_config(algo: str, reward: str, replay: str, paper_settings: bool, st
     return config_lib.load(path, overrides)
 
 
-def train_seeds(cfg, seeds: int) -> tuple[dict, float, float]:
-    """All seeds of one setting in one program: metrics leaves [seeds, num_evals] (NumPy),
-    compile seconds, run seconds."""
-    import jax
-    import numpy as np
+def train_seeds(cfg, seeds: int, out: Path) -> tuple[dict, float, float]:
+    """All seeds of one setting in one program, trained by the host loop (jaxik.run) into
+    ``out``: metrics [seeds, num_evals] (NumPy), compile seconds, training seconds."""
+    from rich.console import Console
 
-    from jaxik import trainer
+    from jaxik import outputs, run, scan, summary
 
-    keys = jax.vmap(jax.random.key)(np.arange(cfg.seed, cfg.seed + seeds))
-    start = time.perf_counter()
-    compiled = jax.jit(jax.vmap(trainer.make_train(cfg))).lower(keys).compile()
-    compile_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    _, metrics = jax.block_until_ready(compiled(keys))
-    run_seconds = time.perf_counter() - start
-    return jax.tree.map(np.asarray, metrics), compile_seconds, run_seconds
+    plan = scan.Scan(base=cfg, seeds=seeds, sweep={})
+    result = run.run_scan(plan, out, console=Console(quiet=True))
+    rows = outputs.read_metrics(out / "metrics.csv")
+    names = ["env_steps", *(name for name, _ in ROWS)]
+    return summary.curves(rows, seeds, names), result["compile_seconds"], result["train_seconds"]
 
 
 def final_values(metrics: dict) -> dict[str, list[float]]:
@@ -213,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("which", choices=["paper"])
     parser.add_argument("--out", type=Path, default=Path("reports/paper"))
+    parser.add_argument(
+        "--runs", type=Path, default=Path("runs/paper"),
+        help="where each setting's run folder (metrics, checkpoints, policy) goes",
+    )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--total-env-steps", type=int, default=70_000)
     parser.add_argument("--paper-settings", action="store_true")
@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         curves = {}
         for algo in args.algos:
             cfg = configs[(algo, reward, replay)]
-            metrics, compile_seconds, run_seconds = train_seeds(cfg, args.seeds)
+            run_dir = args.runs / key / algo
+            metrics, compile_seconds, run_seconds = train_seeds(cfg, args.seeds, run_dir)
             final = final_values(metrics)
             results["settings"].setdefault(key, {})[algo] = {
                 "final": final,

@@ -1,17 +1,20 @@
 """The host side of training: compile once, run chunks, log, checkpoint, resume.
 
-The device runs one chunk (``iterations_per_eval`` iterations and an evaluation) per call, for
-one run or, vmapped, for all runs of a scan program; between calls the host writes metrics rows,
-updates the progress bar, saves checkpoints and decides whether to stop. Ctrl-C lets the current
-chunk finish, saves a checkpoint and returns; ``train.py --resume`` continues from it exactly.
+There is one host path. Every program is a scan of one or more runs (a single run is a scan of
+one): the device runs one chunk (``iterations_per_eval`` iterations and an evaluation) per call
+for all runs of the program, and returns metrics with a leading [runs] axis; between calls the
+host writes metrics rows, updates the progress bar, saves checkpoints with its ``HostRecord`` and
+decides whether to stop. Ctrl-C lets the current chunk finish, saves a checkpoint and returns;
+``train.py --resume`` continues from it exactly.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +23,11 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jaxik import checkpoint, hyperparams, outputs, platform, scan, sharding, trainer
+from jaxik import checkpoint, hyperparams, outputs, platform, scan, sharding, summary, trainer
 from jaxik.checkpoint import CheckpointError
 
 RESUMABLE = ("total_env_steps", "checkpoint_every", "stop_on_success", "success_target")
 """Settings a resumed run may change: they decide how long it runs, not what a chunk does."""
-FIRST_COLUMNS = ("env_steps", "eval_success", "eval_return", "eval_length", "train_success")
 
 
 class Interrupt:
@@ -68,6 +70,92 @@ def check_resumable(saved: scan.Scan, wanted: scan.Scan) -> None:
             )
 
 
+@dataclasses.dataclass
+class HostRecord:
+    """The host's side of a program's progress, saved as JSON with every checkpoint.
+
+    The seconds are summed over every process that worked on the program, so a resumed run's
+    rates and times to target count all of its work: ``compile_seconds`` (building, restoring
+    and compiling), ``train_seconds`` (running chunks and logging them) and ``wall_seconds``
+    (everything, checkpoint writes included).
+    """
+
+    config: dict[str, Any]  # the program's configuration (scan.Program.to_dict)
+    chunks: int = 0  # chunks (evaluations) done
+    rows: list[dict[str, float]] = dataclasses.field(default_factory=list)  # metrics.csv rows
+    solved_at: list[dict[str, float] | None] = dataclasses.field(default_factory=list)
+    """Per run: env_steps, wall_seconds and train_seconds at its first evaluation that reached
+    success_target, or None."""
+    compile_seconds: float = 0.0
+    train_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any], where: Path) -> HostRecord:
+        names = {field.name for field in dataclasses.fields(cls)}
+        if not isinstance(values, dict) or set(values) != names:
+            keys = sorted(values) if isinstance(values, dict) else values
+            raise CheckpointError(
+                f"the checkpoint {where} holds a host record with keys {keys}, expected "
+                f"{sorted(names)}: it was written by another version of jaxik"
+            )
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceProgram:
+    """A program's compiled pieces, placed on the device mesh."""
+
+    init: Callable[[], Any]  # () -> TrainState (leading [runs] axis when batched)
+    compile_chunk: Callable[[], Callable]  # () -> compiled chunk: state -> (state, metrics [runs])
+    like: Any  # the state's abstract tree, with shardings (for restoring checkpoints)
+    mesh: Any
+
+
+def build(program: scan.Program) -> DeviceProgram:
+    """Traces ``program`` for all its runs. Several runs are vmapped; a single run is compiled
+    unbatched (under vmap, lax.cond's predicate is batched and both branches would run) and its
+    metrics get the runs axis here, so the host sees the same shapes either way."""
+    config, runs = program.config, program.runs
+    pieces = trainer.make_trainer(config)
+    if program.batched:
+        init_fn, chunk_fn = jax.vmap(pieces.init), jax.vmap(pieces.chunk)
+        keys = jax.vmap(jax.random.key)(np.asarray([r.seed for r in runs]))
+        hp = hyperparams.stack(runs)
+    else:
+        init_fn = pieces.init
+
+        def chunk_fn(state):
+            state, metrics = pieces.chunk(state)
+            return state, jax.tree.map(lambda x: x[None], metrics)
+
+        keys, hp = jax.random.key(config.seed), hyperparams.from_config(config)
+    mesh = sharding.make_mesh(len(runs) if program.batched else None, config.num_envs)
+    per_run = sharding.run_sharding(mesh, program.batched)
+    abstract = jax.eval_shape(init_fn, keys, hp)
+    shardings = sharding.state_shardings(abstract, mesh, program.batched)
+    like = jax.tree.map(
+        lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings
+    )
+    init = jax.jit(init_fn, in_shardings=(per_run, per_run), out_shardings=shardings)
+    chunk = jax.jit(
+        chunk_fn, in_shardings=(shardings,), out_shardings=(shardings, per_run), donate_argnums=0
+    )
+    return DeviceProgram(
+        init=lambda: init.lower(keys, hp).compile()(keys, hp),
+        compile_chunk=lambda: chunk.lower(like).compile(),
+        like=like,
+        mesh=mesh,
+    )
+
+
+def program_dir(out: Path, program: scan.Program) -> Path:
+    return out / program.name if program.name else out
+
+
 def run_scan(
     plan: scan.Scan,
     out: Path,
@@ -76,125 +164,98 @@ def run_scan(
     resume: bool = False,
     interrupt: Interrupt | None = None,
 ) -> dict[str, Any]:
-    """Trains every program of ``plan`` one after another into ``out``; returns the summary
-    (with "interrupted": True if it stopped early). A scan's table, plot and summary go into
-    ``out``; with several programs each has its own folder under ``out``."""
+    """Trains every program of ``plan`` one after another into ``out`` and returns the summary
+    (with "interrupted": True if it stopped early). A scan of one program writes everything into
+    ``out``; with several, each has its own folder under ``out``, and ``out`` holds the scan's
+    config.yaml (what --resume reads), table, plot and summary. ``resume`` continues each program
+    from its newest checkpoint; a program with none starts from the beginning."""
     console = console or Console()
     out = Path(out)
     programs = plan.programs
-    if resume:
-        dirs = [out / p.name if p.name else out for p in programs]
-        if not any((d / "checkpoints").is_dir() for d in dirs):
-            raise CheckpointError(f"{out} has no checkpoints/ folder: nothing to resume")
     if cache:
         platform.enable_compilation_cache()
     if is_main_process():
         out.mkdir(parents=True, exist_ok=True)
+        if len(programs) > 1:
+            outputs.write_config(out, plan.to_dict())
     summaries = []
     with interrupt or Interrupt() as stop:
         for program in programs:
-            program_dir = out / program.name if program.name else out
-            summary = run_program(program, program_dir, console, resume, stop)
-            summaries.append(summary)
-            if summary["interrupted"]:
-                return summary
-    if len(programs) == 1 and not programs[0].batched:
-        return summaries[0]
-    table = [row for s in summaries for row in s["settings"]]
-    if is_main_process():
-        outputs.write_results_table(out, table, list(plan.sweep))
-        outputs.plot_sweep(out / "sweep.png", table, list(plan.sweep), plan.base.success_target)
+            summaries.append(run_program(program, program_dir(out, program), console, resume, stop))
+            if summaries[-1]["interrupted"]:
+                break
     if len(programs) == 1:
         return summaries[0]
-    summary = {
+    interrupted = summaries[-1]["interrupted"]
+    table = [row for s in summaries for row in s["settings"]]
+    combined = {
         "scan": plan.to_dict(),
         "programs": [s["program"] for s in summaries],
         "settings": table,
         "wall_seconds": sum(s["wall_seconds"] for s in summaries),
-        "interrupted": False,
+        "interrupted": interrupted,
     }
-    if is_main_process():
-        outputs.write_summary(out, summary)
-    return summary
+    if is_main_process() and not interrupted:
+        outputs.write_results_table(out, table, list(plan.sweep))
+        outputs.plot_sweep(out / "sweep.png", table, list(plan.sweep), plan.base.success_target)
+        outputs.write_summary(out, combined)
+    return combined
+
+
+def restore(
+    program: scan.Program, out: Path, like: Any, console: Console
+) -> tuple[Any, HostRecord] | None:
+    """The newest checkpoint of ``program`` in ``out`` (None if it has none: nothing was saved
+    before the run stopped). Errors name the problem and leave the folder as it was."""
+    if not (out / "checkpoints").is_dir():
+        return None
+    store = checkpoint.Checkpoints(out, create=False)
+    try:
+        if store.latest() is None:
+            return None
+        state, saved = store.restore(like)
+    finally:
+        store.close()
+    record = HostRecord.from_json(saved, store.directory)
+    # the record inside the checkpoint against what is asked now
+    check_resumable(scan.load(None, record.config), scan.load(None, program.to_dict()))
+    record.config = program.to_dict()
+    console.print(f"Resuming {out} after chunk {record.chunks}")
+    return state, record
 
 
 def run_program(
-    program: scan.Program,
-    out: Path,
-    console: Console,
-    resume: bool,
-    stop: Interrupt,
+    program: scan.Program, out: Path, console: Console, resume: bool, stop: Interrupt
 ) -> dict[str, Any]:
     """Trains one program (one run, or a vmapped batch of runs) into ``out``."""
     start = time.perf_counter()
-    config = program.config
-    batched = program.batched
-    runs = program.runs if batched else (config,)
-    program_trainer = trainer.make_trainer(config)
-    init_fn, chunk_fn = program_trainer.init, program_trainer.chunk
-    if batched:
-        init_fn, chunk_fn = jax.vmap(init_fn), jax.vmap(chunk_fn)
-        keys = jax.vmap(jax.random.key)(np.asarray([r.seed for r in runs]))
-        hp = hyperparams.stack(runs)
+    config, runs = program.config, program.runs
+    device = build(program)
+    restored = restore(program, out, device.like, console) if resume else None
+    chunk = device.compile_chunk()
+    if restored is None:
+        record = HostRecord(config=program.to_dict(), solved_at=[None] * len(runs))
+        state = device.init()
     else:
-        keys, hp = jax.random.key(config.seed), hyperparams.from_config(config)
-    mesh = sharding.make_mesh(len(runs) if batched else None, config.num_envs)
-    per_run = sharding.run_sharding(mesh, batched)
-    abstract = jax.eval_shape(init_fn, keys, hp)
-    shardings = sharding.state_shardings(abstract, mesh, batched)
-    like = jax.tree.map(
-        lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings
-    )
-
-    host: dict[str, Any] = {
-        "chunks": 0,
-        "rows": [],
-        "solved_at": [None] * len(runs),
-        "seconds": 0.0,
-        "config": program.to_dict(),
-    }
-    state = None
-    if resume and (out / "checkpoints").is_dir():  # nothing is written before this succeeds
-        store = checkpoint.Checkpoints(out, create=False)
-        state, host = store.restore(like)
-        check_resumable(
-            scan.load(None, host["config"]), scan.load(None, program.to_dict())
-        )  # the record inside the checkpoint, against what is asked now
-        host["config"] = program.to_dict()
-    else:
-        if is_main_process():
-            out.mkdir(parents=True, exist_ok=True)
-        store = checkpoint.Checkpoints(out)
-
-    if state is None:
-        init = jax.jit(init_fn, in_shardings=(per_run, per_run), out_shardings=shardings)
-        state = init.lower(keys, hp).compile()(keys, hp)
-    chunk = (
-        jax.jit(
-            chunk_fn, in_shardings=(shardings,), out_shardings=(shardings, per_run),
-            donate_argnums=0,
-        )
-        .lower(like)
-        .compile()
-    )  # fmt: skip
-    compile_seconds = time.perf_counter() - start
-    resumed_from = host["chunks"]
+        state, record = restored
+    store = checkpoint.Checkpoints(out)  # nothing is written before the restore succeeded
+    compile_here = time.perf_counter() - start
+    record.compile_seconds += compile_here
+    wall_before = record.wall_seconds
     title = f"{config.algo.upper()} on {config.env}"
     console.print(
-        f"{title}: {len(runs) if batched else 1} run(s) x {config.num_envs} environments, "
-        f"{config.num_evals * config.eval_every:,} steps each, on {sharding.describe(mesh)}; "
-        f"compiled in {compile_seconds:.1f} s"
-        + (f"; resumed after chunk {resumed_from}" if resumed_from else "")
+        f"{title}: {len(runs)} run(s) x {config.num_envs} environments, "
+        f"{config.num_evals * config.eval_every:,} steps each, on {sharding.describe(device.mesh)}"
+        f"; compiled in {compile_here:.1f} s"
     )
 
     writer = outputs.RunWriter(
-        out, program.to_dict(), host["rows"], tensorboard=not batched, is_main=is_main_process()
+        out, program.to_dict(), record.rows, tensorboard=len(runs) == 1, is_main=is_main_process()
     )
-    host["rows"] = writer.rows  # saved with every checkpoint
-    run_columns = run_labels(program, runs) if batched else None
-    run_start = time.perf_counter()
-    seconds_before = host["seconds"]
+    record.rows = writer.rows  # saved with every checkpoint
+    labels = summary.run_labels(program)
     interrupted = False
+    steps_before, train_here = record.chunks * config.eval_every, 0.0
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -202,175 +263,76 @@ def run_program(
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
     )
-    total_steps = config.num_evals * config.eval_every
     try:
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task(
-                "env steps",
-                total=total_steps,
-                status="",
-                completed=resumed_from * config.eval_every,
-            )
-            for done_here, _ in enumerate(range(host["chunks"], config.num_evals), start=1):
+                "env steps", total=config.num_evals * config.eval_every, status="",
+                completed=steps_before,
+            )  # fmt: skip
+            done_here = 0
+            while record.chunks < config.num_evals:
+                chunk_start = time.perf_counter()
                 state, metrics = chunk(state)
                 metrics = to_host(metrics)
-                elapsed = seconds_before + time.perf_counter() - start
-                success = np.atleast_1d(metrics["eval_success"])
-                steps = float(np.atleast_1d(metrics["env_steps"])[0])
-                for i, value in enumerate(success):
-                    if host["solved_at"][i] is None and value >= config.success_target:
-                        host["solved_at"][i] = {"env_steps": steps, "wall_seconds": elapsed}
+                record.chunks += 1
+                done_here += 1
+                chunk_seconds = time.perf_counter() - chunk_start
+                train_here += chunk_seconds
+                record.train_seconds += chunk_seconds
+                record.wall_seconds = wall_before + time.perf_counter() - start
+                steps = float(np.asarray(metrics["env_steps"])[0])
                 for i in range(len(runs)):
-                    row = metrics_row(metrics, i if batched else None)
-                    row["wall_seconds"] = elapsed
-                    writer.add({**run_columns[i], **row} if batched else row)
-                host["chunks"] += 1
-                host["seconds"] = elapsed
-                speed = steps * len(runs) / (elapsed - compile_seconds - seconds_before + 1e-9)
-                solved = sum(s is not None for s in host["solved_at"])
+                    row = summary.metrics_row(metrics, i)
+                    writer.add({**labels[i], **row, "wall_seconds": record.wall_seconds})
+                success = np.asarray(metrics["eval_success"])
+                for i, value in enumerate(success):
+                    if record.solved_at[i] is None and value >= config.success_target:
+                        record.solved_at[i] = {
+                            "env_steps": steps,
+                            "wall_seconds": record.wall_seconds,
+                            "train_seconds": record.train_seconds,
+                        }
+                solved = sum(s is not None for s in record.solved_at)
+                speed = (steps - steps_before) * len(runs) / max(train_here, 1e-9)
                 status = f"success {success.mean():.0%}  " + (
-                    f"{solved}/{len(runs)} solved  " if batched else ""
+                    f"{solved}/{len(runs)} solved  " if len(runs) > 1 else ""
                 )
-                status += f"{speed:,.0f} steps/s"
-                progress.update(task, completed=int(steps), status=status)
-                all_solved = solved == len(runs)
-                if config.stop_on_success and all_solved:
+                progress.update(task, completed=int(steps), status=status + f"{speed:,.0f} steps/s")
+                if config.stop_on_success and solved == len(runs):
                     break
                 if stop.stop(done_here):
-                    interrupted = host["chunks"] < config.num_evals
+                    interrupted = record.chunks < config.num_evals
                     break
                 every = config.checkpoint_every
-                if every and host["chunks"] % every == 0 and host["chunks"] < config.num_evals:
-                    store.save(host["chunks"], state, host)
-            if store.latest() != host["chunks"]:  # a resumed, finished run has it already
-                store.save(host["chunks"], state, host)
+                if every and record.chunks % every == 0 and record.chunks < config.num_evals:
+                    store.save(record.chunks, state, record.to_json())
+            if store.latest() != record.chunks:  # a resumed, finished run has it already
+                store.save(record.chunks, state, record.to_json())
     finally:
         writer.close()
         store.close()
 
-    wall_seconds = host["seconds"]
     if interrupted:
         console.print(
-            f"Stopped after chunk {host['chunks']} of {config.num_evals}; checkpoint saved. "
+            f"Stopped after chunk {record.chunks} of {config.num_evals}; checkpoint saved. "
             f"Continue with: python train.py --resume {out}"
         )
     policy = to_host({"agent": state.agent, "normalizer": state.normalizer})  # every process
+    result = summary.program_summary(program, record)
+    result.update(
+        interrupted=interrupted,
+        device=sharding.describe(device.mesh),
+        mesh=dict(zip(device.mesh.axis_names, device.mesh.devices.shape, strict=True)),
+        policy=str((out / "policy").absolute()),
+    )
     if is_main_process():
         outputs.save_checkpoint(out, policy)
-    summary = (
-        program_summary(program, runs, writer.rows, host, compile_seconds, mesh)
-        if batched
-        else run_summary(config, writer.rows, host, compile_seconds)
-    )
-    summary.update(
-        interrupted=interrupted,
-        wall_seconds=wall_seconds,
-        compile_seconds=compile_seconds,
-        device=sharding.describe(mesh),
-        policy=str((out / "policy").absolute()),
-        run_seconds=time.perf_counter() - run_start,
-    )
-    if is_main_process():
-        plot_curves(out / "learning_curve.png", program, runs, writer.rows, title)
-        outputs.write_summary(out, summary)
-    return summary
-
-
-def run_labels(program: scan.Program, runs: tuple) -> list[dict[str, Any]]:
-    """Per run: its index, seed and swept float values (the first metrics.csv columns)."""
-    return [
-        {"run": i, "seed": r.seed, **{name: getattr(r, name) for name in program.float_sweep}}
-        for i, r in enumerate(runs)
-    ]
-
-
-def metrics_row(metrics: dict[str, Any], run: int | None = None) -> dict[str, float]:
-    """A chunk's metrics (of run ``run`` when batched) as host floats, most read first."""
-    names = [n for n in FIRST_COLUMNS if n in metrics]
-    names += sorted(set(metrics) - set(names))
-    pick = (lambda v: v) if run is None else (lambda v: v[run])
-    return {name: float(pick(np.asarray(metrics[name]))) for name in names}
-
-
-def run_summary(config, rows, host, compile_seconds) -> dict[str, Any]:
-    last = rows[-1]
-    solved = host["solved_at"][0]
-    if solved is not None:
-        solved = {**solved, "seconds_after_compile": solved["wall_seconds"] - compile_seconds}
-    run_seconds = max(host["seconds"] - compile_seconds, 1e-9)
-    return {
-        "algo": config.algo,
-        "env": config.env,
-        "seed": config.seed,
-        "eval_success": last["eval_success"],
-        "eval_return": last["eval_return"],
-        "env_steps": int(last["env_steps"]),
-        "steps_per_second": last["env_steps"] / run_seconds,
-        "success_target": config.success_target,
-        "solved": solved is not None,
-        "solved_at": solved,
-    }
-
-
-def program_summary(program, runs, rows, host, compile_seconds, mesh) -> dict[str, Any]:
-    """Each run's final results, then per setting (float values) and overall aggregates over
-    seeds: mean, std, interquartile mean, 95 % bootstrap CI."""
-    config = program.config
-    final = {row["run"]: row for row in rows}  # the last row of each run
-    per_run = []
-    for i, r in enumerate(runs):
-        solved = host["solved_at"][i]
-        per_run.append(
-            {
-                "seed": r.seed,
-                **{name: getattr(r, name) for name in program.float_sweep},
-                "eval_success": final[i]["eval_success"],
-                "eval_return": final[i]["eval_return"],
-                "solved_at_env_steps": None if solved is None else solved["env_steps"],
-            }
-        )
-    run_seconds = max(host["seconds"] - compile_seconds, 1e-9)
-    steps = int(final[0]["env_steps"])
-    all_solved = [s["wall_seconds"] for s in host["solved_at"] if s is not None]
-    return {
-        "algo": config.algo,
-        "env": config.env,
-        "program": program.name or None,
-        "config": program.to_dict(),
-        "num_runs": len(runs),
-        "env_steps": steps,
-        "steps_per_second": steps * len(runs) / run_seconds,
-        "success_target": config.success_target,
-        "all_solved_wall_seconds": max(all_solved) if len(all_solved) == len(runs) else None,
-        "mesh": dict(zip(mesh.axis_names, mesh.devices.shape, strict=True)),
-        "aggregate": scan.aggregate(per_run, config.success_target),
-        "settings": scan.settings_table(program, per_run),
-        "runs": per_run,
-    }
-
-
-def plot_curves(path: Path, program, runs, rows, title: str) -> None:
-    """One line per float setting (band over seeds), or the single run's curve."""
-    if not program.batched:
-        curve = {name: [row[name] for row in rows] for name in FIRST_COLUMNS[:3]}
-        outputs.plot_learning_curves(
-            path, title, {program.config.algo.upper(): curve}, program.config.success_target
-        )
-        return
-    groups: dict[str, dict[int, list[dict]]] = {}
-    for row in rows:
-        run = runs[int(row["run"])]
-        label = scan.setting_label(program, run) or program.config.algo.upper()
-        groups.setdefault(label, {}).setdefault(int(row["run"]), []).append(row)
-    curves = {}
-    for label, by_run in groups.items():
-        series = list(by_run.values())
-        curves[label] = {
-            "env_steps": [row["env_steps"] for row in series[0]],
-            **{n: [[row[n] for row in s] for s in series] for n in ("eval_return", "eval_success")},
-        }
-    seeds = f"{program.seeds} seeds" if program.seeds > 1 else "1 seed"
-    outputs.plot_learning_curves(path, f"{title}, {seeds}", curves, program.config.success_target)
+        summary.plot_curves(out / "learning_curve.png", program, record.rows)
+        swept = list(program.static) + list(program.float_sweep)
+        outputs.write_results_table(out, result["settings"], swept)
+        outputs.plot_sweep(out / "sweep.png", result["settings"], swept, config.success_target)
+        outputs.write_summary(out, result)
+    return result
 
 
 def to_host(tree: Any) -> Any:
@@ -384,40 +346,3 @@ def to_host(tree: Any) -> Any:
 
 def is_main_process() -> bool:
     return jax.process_index() == 0
-
-
-def describe(summary: dict[str, Any]) -> str:
-    """One paragraph for the terminal."""
-    if "aggregate" in summary or "programs" in summary:
-        return describe_scan(summary)
-    text = (
-        f"Last evaluation: {summary['eval_success']:.0%} success, return "
-        f"{summary['eval_return']:.2f}, after {summary['env_steps']:,} environment steps in "
-        f"{summary['wall_seconds']:.1f} s ({summary['compile_seconds']:.1f} s of it compiling)."
-    )
-    solved = summary["solved_at"]
-    target = f"{summary['success_target']:.0%}"
-    if solved:
-        text += (
-            f" Reached {target} evaluation success after {int(solved['env_steps']):,} steps, "
-            f"{solved['wall_seconds']:.1f} s from the start "
-            f"({solved['seconds_after_compile']:.1f} s after compilation)."
-        )
-    else:
-        text += f" Did not reach {target} evaluation success."
-    if not math.isfinite(summary["eval_return"]):
-        text += " The return is not finite: the run diverged."
-    return text
-
-
-def describe_scan(summary: dict[str, Any]) -> str:
-    lines = []
-    for row in summary["settings"]:
-        s = row["eval_success"]
-        lines.append(
-            f"{row['setting'] or 'all runs'}: final success {s['mean']:.0%} ± {s['std']:.0%} "
-            f"(IQM {s['iqm']:.0%}, 95% CI {s['ci95_low']:.0%}-{s['ci95_high']:.0%}, "
-            f"{s['n']} seeds), {row['solved']}/{s['n']} reached the target"
-        )
-    lines.append(f"Wall time {summary['wall_seconds']:.1f} s.")
-    return "\n".join(lines)

@@ -2,6 +2,7 @@
 Ctrl-C saves and exits; a missing, corrupt or incompatible checkpoint is a clear error that
 leaves the run folder as it was."""
 
+import json
 import os
 import shutil
 import signal
@@ -59,6 +60,12 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, seeds):
     assert len(metrics(parts)) == 2 * seeds
     resumed = run.run_scan(plan, parts, console=QUIET, cache=False, resume=True)
     assert not resumed["interrupted"]
+    # times add up over both processes, and the rate counts every step over all training time
+    for name in ("compile_seconds", "train_seconds", "wall_seconds"):
+        assert resumed[name] > first[name], name
+    assert resumed["wall_seconds"] > resumed["compile_seconds"] + resumed["train_seconds"] * 0.99
+    steps = resumed["env_steps"] * seeds
+    assert resumed["steps_per_second"] == pytest.approx(steps / resumed["train_seconds"])
     assert metrics(parts) == metrics(whole)  # every metric of every chunk, as text: exact
     for a, b in zip(policy_leaves(parts), policy_leaves(whole), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -112,13 +119,18 @@ def resume(folder: Path, overrides=()):
     return run.run_scan(plan, folder, console=QUIET, cache=False, resume=True)
 
 
-def test_bad_checkpoints_are_clear_errors_and_change_nothing(tmp_path):
-    missing = tmp_path / "missing"
-    missing.mkdir()
-    (missing / "config.yaml").write_text(yaml.safe_dump({"env": "PlanarReach"}))
-    with pytest.raises(CheckpointError, match="no checkpoints/ folder"):
-        resume(missing)
+def test_a_run_stopped_before_its_first_checkpoint_resumes_from_the_start(tmp_path):
+    """Nothing was saved, so nothing is lost: --resume trains it from the beginning."""
+    plan = scan.load(None, {**SMALL, "total_env_steps": 1024})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(plan.to_dict()))
+    (tmp_path / "checkpoints").mkdir()  # the store was opened, the first save never finished
+    result = resume(tmp_path)
+    run.run_scan(plan, tmp_path / "fresh", console=QUIET, cache=False)
+    assert result["env_steps"] == 1024
+    assert metrics(tmp_path) == metrics(tmp_path / "fresh")
 
+
+def test_bad_checkpoints_are_clear_errors_and_change_nothing(tmp_path):
     good = tmp_path / "good"
     run.run_scan(scan.load(None, {**SMALL, "total_env_steps": 1024}), good, console=QUIET)
 
@@ -187,3 +199,28 @@ def test_a_panda_reach_training_state_round_trips(tmp_path):
         if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
             a, b = jax.random.key_data(a), jax.random.key_data(b)
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_scan_over_a_shape_setting_runs_writes_its_table_and_resumes(tmp_path):
+    """The issue's case: a sweep over batch_size alone is two programs, each in its own folder;
+    --out gets the scan's config.yaml, table and summary, and --resume extends both."""
+    out = tmp_path / "scan"
+    command = [sys.executable, "train.py", "env=PlanarReach", "total_env_steps=512",
+               "eval_every=512", "learning_starts=0", "sweep.batch_size=[64,128]",
+               "--out", str(out)]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "batch_size=64: final success" in result.stdout
+    table = (out / "results.csv").read_text().splitlines()
+    assert table[0].startswith("batch_size,seeds,") and len(table) == 3
+    assert sorted(json.loads((out / "summary.json").read_text())["programs"]) == [
+        "batch_size-128", "batch_size-64"
+    ]  # fmt: skip
+    assert scan.load(out / "config.yaml").sweep == {"batch_size": (64, 128)}
+    result = subprocess.run(
+        [sys.executable, "train.py", "--resume", str(out), "total_env_steps=1024"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("batch_size-64", "batch_size-128"):
+        assert [row["env_steps"] for row in metrics(out / name)] == ["512.0", "1024.0"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from jaxik import config, hyperparams, run, scan, statistics, trainer
+from jaxik import config, hyperparams, run, scan, statistics, summary, trainer
 
 SMALL = {
     "env": "PlanarReach",
@@ -93,7 +93,7 @@ def test_a_run_inside_a_vmapped_scan_equals_it_trained_alone():
 
 def test_scan_writes_table_plot_and_aggregates(tmp_path):
     plan = scan.load(None, {**SMALL, "seeds": 2, "sweep.tau": [0.05, 0.01]})
-    summary = run.run_scan(plan, tmp_path, console=Console(quiet=True), cache=False)
+    result = run.run_scan(plan, tmp_path, console=Console(quiet=True), cache=False)
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["num_runs"] == 4 and len(saved["runs"]) == 4
     finals = [r["eval_success"] for r in saved["runs"]]
@@ -110,4 +110,4 @@ def test_scan_writes_table_plot_and_aggregates(tmp_path):
     for png in ("sweep.png", "learning_curve.png"):
         assert (tmp_path / png).stat().st_size > 10_000
     assert scan.load(tmp_path / "config.yaml").to_dict() == plan.to_dict()
-    assert "tau=0.05: final success" in run.describe(summary)
+    assert "tau=0.05: final success" in summary.describe(result)

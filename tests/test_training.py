@@ -88,12 +88,15 @@ def test_train_py_writes_every_output(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    for key in ("algo", "env", "seed", "eval_success", "eval_return", "env_steps",
-                "wall_seconds", "compile_seconds"):  # fmt: skip
+    for key in ("algo", "env", "env_steps", "wall_seconds", "compile_seconds", "train_seconds",
+                "steps_per_second", "aggregate", "runs"):  # fmt: skip
         assert key in summary, key
     assert summary["env"] == "PlanarReach" and summary["env_steps"] == 1024
+    assert summary["num_runs"] == 1 and summary["runs"][0]["seed"] == 0
+    assert 0.0 <= summary["runs"][0]["eval_success"] <= 1.0
     rows = (out / "metrics.csv").read_text().splitlines()
-    assert rows[0].startswith("env_steps,") and len(rows) == 3
+    assert rows[0].startswith("run,seed,env_steps,") and len(rows) == 3
+    assert (out / "results.md").is_file()
     assert config.load(out / "config.yaml").env == "PlanarReach"
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     assert (out / "learning_curve.png").stat().st_size > 10_000

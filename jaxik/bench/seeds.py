@@ -34,11 +34,13 @@ def measure(config: Path, seeds: int, overrides: list[str]) -> SeedsTiming:
     plan = scan.load(config, [*overrides, f"seeds={seeds}", "stop_on_success=true"])
     with tempfile.TemporaryDirectory() as out:
         summary = run.run_scan(plan, Path(out), console=Console(quiet=True), cache=False)
-    if seeds == 1:
-        solved, steps = int(summary["solved"]), summary["env_steps"]
-    else:
-        solved, steps = summary["aggregate"]["solved"], summary["env_steps"]
-    return SeedsTiming(seeds, summary["compile_seconds"], summary["wall_seconds"], solved, steps)
+    return SeedsTiming(
+        seeds=seeds,
+        compile_seconds=summary["compile_seconds"],
+        wall_seconds=summary["wall_seconds"],
+        solved=summary["solved"],
+        env_steps=summary["env_steps"],
+    )
 
 
 def table(timings: list[SeedsTiming]) -> str:

@@ -52,17 +52,18 @@ def measure(config: Path, out: Path, overrides: list[str]) -> list[TrainTiming]:
             if result.returncode != 0:
                 raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
             summary = json.loads((run_out / "summary.json").read_text())
-            solved = summary["solved_at"] or {}
+            result = summary["runs"][0]
+            solved = result["solved_at"] or {}
             timings.append(
                 TrainTiming(
                     cache=cache,
                     process_seconds=process_seconds,
                     compile_seconds=summary["compile_seconds"],
-                    solved=summary["solved"],
+                    solved=bool(summary["solved"]),
                     solved_env_steps=solved.get("env_steps"),
                     seconds_to_target=solved.get("wall_seconds"),
-                    seconds_to_target_after_compile=solved.get("seconds_after_compile"),
-                    eval_success=summary["eval_success"],
+                    seconds_to_target_after_compile=solved.get("train_seconds"),
+                    eval_success=result["eval_success"],
                 )
             )
     return timings
