@@ -11,7 +11,7 @@ import jaxik.platform as _platform
 
 _platform.configure_xla_flags()
 
-from envs.registry import ENV_NAMES, make  # noqa: E402
+from envs.registry import ENV_NAMES, make, make_config  # noqa: E402
 from envs.wrappers import AutoResetWrapper, FlatObservation, TraceOnce  # noqa: E402
 
-__all__ = ["ENV_NAMES", "AutoResetWrapper", "FlatObservation", "TraceOnce", "make"]
+__all__ = ["ENV_NAMES", "AutoResetWrapper", "FlatObservation", "TraceOnce", "make", "make_config"]

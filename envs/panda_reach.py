@@ -77,9 +77,7 @@ class PandaReachConfig:
         check.check_bool("contacts", self.contacts)
         check.check_bool("joint_limits", self.joint_limits)
         for field in ("goal_low", "goal_high"):
-            value = getattr(self, field)
-            if len(value) != 3:
-                raise ValueError(f"{field}={value!r} must have 3 numbers (x, y, z)")
+            object.__setattr__(self, field, check.check_vector(field, getattr(self, field), 3))
         if not all(lo <= hi for lo, hi in zip(self.goal_low, self.goal_high, strict=True)):
             raise ValueError(
                 f"goal_low={self.goal_low!r} must be <= goal_high={self.goal_high!r} on every axis"

@@ -46,10 +46,11 @@ class PlanarReachConfig:
         check.check_bool("terminate_on_success", self.terminate_on_success)
         check.check_positive("joint_step", self.joint_step)
         check.check_positive("ctrl_dt", self.ctrl_dt)
-        if len(self.link_lengths) != 2 or min(self.link_lengths) <= 0:
+        lengths = check.check_vector("link_lengths", self.link_lengths, 2)
+        if min(lengths) <= 0:
             raise ValueError(f"link_lengths={self.link_lengths!r} must be two lengths > 0")
-        if len(self.reset_qpos) != 2:
-            raise ValueError(f"reset_qpos={self.reset_qpos!r} must be two angles")
+        object.__setattr__(self, "link_lengths", lengths)
+        object.__setattr__(self, "reset_qpos", check.check_vector("reset_qpos", self.reset_qpos, 2))
 
 
 class PlanarReach(GoalEnv):

@@ -7,6 +7,7 @@ from typing import Any
 from envs import validation
 from envs.goal_env import GoalEnv
 from envs.panda_reach import PandaReach, PandaReachConfig
+from envs.planar_reach import PlanarReach, PlanarReachConfig
 
 _PANDA_VARIANTS = {
     "PandaReach": {"control_type": "ee", "reward_type": "sparse"},
@@ -17,18 +18,26 @@ _PANDA_VARIANTS = {
 ENV_NAMES = (*_PANDA_VARIANTS, "PlanarReach", "PlanarReachDense")
 
 
+def make_config(name: str, **overrides: Any) -> Any:
+    """The validated config dataclass of environment ``name`` with ``overrides``, without
+    building the environment (no model load, no device work). Raises ValueError naming the bad
+    name, key or value."""
+    if name in _PANDA_VARIANTS:
+        config = PandaReachConfig(**_PANDA_VARIANTS[name])
+    elif name in ("PlanarReach", "PlanarReachDense"):
+        reward_type = "dense" if name.endswith("Dense") else "sparse"
+        config = PlanarReachConfig(reward_type=reward_type)
+    else:
+        raise ValueError(f"unknown environment {name!r}; known environments: {list(ENV_NAMES)}")
+    return validation.replace_fields(config, overrides, name)
+
+
 def make(name: str, **overrides: Any) -> GoalEnv:
     """The environment called ``name``, its config changed by ``overrides``.
 
     Raises ValueError naming the bad name or key, before anything is compiled.
     """
+    config = make_config(name, **overrides)
     if name in _PANDA_VARIANTS:
-        config = PandaReachConfig(**_PANDA_VARIANTS[name])
-        return PandaReach(validation.replace_fields(config, overrides, name), name=name)
-    if name in ("PlanarReach", "PlanarReachDense"):
-        from envs.planar_reach import PlanarReach, PlanarReachConfig
-
-        reward_type = "dense" if name.endswith("Dense") else "sparse"
-        config = PlanarReachConfig(reward_type=reward_type)
-        return PlanarReach(validation.replace_fields(config, overrides, name), name=name)
-    raise ValueError(f"unknown environment {name!r}; known environments: {list(ENV_NAMES)}")
+        return PandaReach(config, name=name)
+    return PlanarReach(config, name=name)

@@ -1,5 +1,7 @@
 """Host-side checks of configurations (the environments' and the trainer's), run before anything
-is traced or compiled. Each raises ValueError naming the field, the value and what is allowed."""
+is traced or compiled. Each raises ValueError naming the field, the value and what is allowed,
+whatever the value's type (a string where a number belongs is a ValueError too, not a
+TypeError from a comparison)."""
 
 from __future__ import annotations
 
@@ -8,19 +10,26 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+INT32_MAX = 2**31 - 1
+"""Counters and indices on the device are int32: larger settings would overflow them."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
 
 def check_choice(field: str, value: Any, allowed: Iterable[Any]) -> None:
     allowed = list(allowed)
-    if value not in allowed:
+    if not isinstance(value, str | int | float | bool | type(None)) or value not in allowed:
         raise ValueError(f"{field}={value!r} is not allowed; choose one of {allowed}")
 
 
-def check_int(field: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{field}={value!r} must be an integer >= {minimum}")
+def check_int(field: str, value: Any, minimum: int, maximum: int = INT32_MAX) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValueError(f"{field}={value!r} must be an integer >= {minimum} and <= {maximum:,}")
 
 
-def check_positive_int(field: str, value: int) -> None:
+def check_positive_int(field: str, value: Any) -> None:
     check_int(field, value, minimum=1)
 
 
@@ -32,20 +41,20 @@ def check_range(
     low_open: bool = False,
     high_open: bool = False,
 ) -> None:
-    """``value`` is a number in [low, high], each end open where asked."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    """``value`` is a finite number in [low, high], each end open where asked."""
+    ok = _is_number(value) and math.isfinite(value)
     if ok:
         ok = (value > low if low_open else value >= low) and (
             value < high if high_open else value <= high
         )
     if not ok:
-        left, right = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{field}={value!r} must be a number in {left}{low}, {high}{right}")
+        left = "(" if low_open else "["
+        right = ")" if high_open or math.isinf(high) else "]"
+        raise ValueError(f"{field}={value!r} must be a finite number in {left}{low}, {high}{right}")
 
 
-def check_positive(field: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{field}={value!r} must be > 0")
+def check_positive(field: str, value: Any) -> None:
+    check_range(field, value, 0.0, low_open=True)
 
 
 def check_bool(field: str, value: Any) -> None:
@@ -53,8 +62,21 @@ def check_bool(field: str, value: Any) -> None:
         raise ValueError(f"{field}={value!r} must be true or false")
 
 
-def replace_fields(config: Any, overrides: dict[str, Any], owner: str) -> Any:
+def check_vector(field: str, value: Any, size: int) -> tuple[float, ...]:
+    """``value`` is a list of ``size`` finite numbers; returns it as a tuple of floats."""
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != size
+        or not all(_is_number(v) and math.isfinite(v) for v in value)
+    ):
+        raise ValueError(f"{field}={value!r} must be a list of {size} finite numbers")
+    return tuple(float(v) for v in value)
+
+
+def replace_fields(config: Any, overrides: Any, owner: str) -> Any:
     """``dataclasses.replace`` that names unknown keys and lists the known ones."""
+    if not isinstance(overrides, dict) or not all(isinstance(k, str) for k in overrides):
+        raise ValueError(f"{owner} settings {overrides!r} must be a mapping of names to values")
     known = [f.name for f in dataclasses.fields(config)]
     unknown = sorted(set(overrides) - set(known))
     if unknown:

@@ -17,6 +17,7 @@ from envs.validation import check_bool, check_choice, check_int, check_range
 from jaxik import agents, her
 
 NOISE_TYPES = ("gaussian", "ou")
+MAX_LAYERS, MAX_WIDTH = 16, 65_536
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +109,7 @@ class TrainConfig:
         check_choice("env", self.env, envs.ENV_NAMES)
         if not isinstance(self.env_config, dict):
             raise ValueError(f"env_config={self.env_config!r} must be a mapping of env settings")
-        envs.make(self.env, **self.env_config)  # names a bad env_config key or value
+        envs.make_config(self.env, **self.env_config)  # names a bad key or value, builds nothing
         check_choice("algo", self.algo, agents.ALGOS)
         check_choice("her_strategy", self.her_strategy, her.STRATEGIES)
         check_choice("exploration_noise", self.exploration_noise, NOISE_TYPES)
@@ -140,11 +141,14 @@ class TrainConfig:
         sizes = self.hidden_sizes
         if (
             not isinstance(sizes, tuple | list)
-            or not sizes
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)
+            or not 1 <= len(sizes) <= MAX_LAYERS
+            or not all(
+                isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_WIDTH for s in sizes
+            )
         ):
             raise ValueError(
-                f"hidden_sizes={sizes!r} must be a non-empty list of positive integers"
+                f"hidden_sizes={sizes!r} must be a non-empty list of at most {MAX_LAYERS} "
+                f"integers in [1, {MAX_WIDTH}]"
             )
         object.__setattr__(self, "hidden_sizes", tuple(sizes))
         if self.eval_every % self.num_envs:
@@ -177,7 +181,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ValueError(f"override {text!r} must look like key=value")
     key, value = text.split("=", 1)
-    return key.strip(), numbers_read(yaml.safe_load(value))
+    try:
+        return key.strip(), numbers_read(yaml.safe_load(value))
+    except yaml.YAMLError as error:
+        raise ValueError(f"override {text!r}: its value is not YAML ({error})") from None
 
 
 def numbers_read(value: Any) -> Any:
@@ -199,12 +206,17 @@ def read_settings(path: Path | None, overrides: list[str] | dict[str, Any] = ())
     entry of the mapping ``group`` (``env_config.episode_length=20``, ``sweep.tau=[...]``)."""
     values: dict[str, Any] = {}
     if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path} is not valid YAML: {error}") from None
         if not isinstance(loaded, dict):
             raise ValueError(f"{path} must hold a mapping of configuration keys")
         values.update(numbers_read(loaded))
     items = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
     for key, value in items:
+        if not isinstance(key, str):
+            raise ValueError(f"configuration key {key!r} must be a string")
         group, dot, name = key.partition(".")
         if not dot:
             values[key] = value

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from jaxik import hyperparams, statistics
 from jaxik.config import TrainConfig
 
 ALIASES = {"lr": "learning_rate"}
+MAX_RUNS = 65_536  # runs vmapped in one program (seeds x float settings)
+MAX_PROGRAMS = 1_000  # static settings, compiled and run one after another
 NOT_SWEPT = ("seed",)  # use seeds=N
 
 
@@ -119,9 +122,19 @@ def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> Scan:
     sweep = values.pop("sweep", None) or {}
     if not isinstance(sweep, dict):
         raise ValueError(f"sweep={sweep!r} must be a mapping of field -> list of values")
-    check_int("seeds", seeds, minimum=1)
+    check_int("seeds", seeds, minimum=1, maximum=MAX_RUNS)
     base = config_lib.load(None, values)
-    return Scan(base=base, seeds=seeds, sweep=check_sweep(base, sweep))
+    plan = Scan(base=base, seeds=seeds, sweep=check_sweep(base, sweep))
+    floats = [len(v) for k, v in plan.sweep.items() if k in hyperparams.FIELDS]
+    statics = [len(v) for k, v in plan.sweep.items() if k not in hyperparams.FIELDS]
+    runs = seeds * math.prod(floats)
+    if runs > MAX_RUNS or math.prod(statics) > MAX_PROGRAMS:
+        raise ValueError(
+            f"seeds={seeds} and sweep={as_lists(plan.sweep)} make {runs:,} runs per program and "
+            f"{math.prod(statics):,} programs; at most {MAX_RUNS:,} runs per program and "
+            f"{MAX_PROGRAMS:,} programs are allowed"
+        )
+    return plan
 
 
 def check_sweep(base: TrainConfig, sweep: dict[str, Any]) -> dict[str, tuple]:
@@ -130,7 +143,7 @@ def check_sweep(base: TrainConfig, sweep: dict[str, Any]) -> dict[str, tuple]:
     for raw_name, values in sweep.items():
         name = ALIASES.get(raw_name, raw_name)
         if name in NOT_SWEPT:
-            raise ValueError(f"sweep.{raw_name}: sweep seeds with seeds=N, not sweep.seed")
+            raise ValueError(f"sweep.{raw_name} is not allowed: sweep seeds with seeds=N")
         if name not in known:
             raise ValueError(
                 f"sweep.{raw_name}: unknown configuration key; known keys: {sorted(known)} "
@@ -138,8 +151,11 @@ def check_sweep(base: TrainConfig, sweep: dict[str, Any]) -> dict[str, tuple]:
             )
         if name in checked:
             raise ValueError(f"sweep.{raw_name}: {name} is swept twice")
-        if not isinstance(values, list) or not values:
-            raise ValueError(f"sweep.{raw_name}={values!r} must be a non-empty list of values")
+        if not isinstance(values, list) or not 1 <= len(values) <= MAX_PROGRAMS:
+            raise ValueError(
+                f"sweep.{raw_name}={values!r} must be a non-empty list of values "
+                f"(at most {MAX_PROGRAMS:,})"
+            )
         for value in values:
             try:
                 with_values(base, {name: value})

@@ -105,22 +105,33 @@ def test_adam_step_with_a_traced_rate_is_optax_adam():
 
 @pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
 def test_float_hyperparameters_are_arguments_not_constants(algo):
-    """Another learning rate, gamma or tau reuses the compiled update and changes its result."""
+    """Another learning rate, gamma or tau reuses the compiled update and changes what it
+    should: the online critic (learning rate), the critic loss (gamma), the target critic (tau).
+    Two updates each, so that TD3 (policy_delay 2) moves its targets."""
     cfg = config.TrainConfig(algo=algo)
     agent, hp = agents.make(cfg, IN_DIM, ACTION_SIZE), hyperparams.from_config(cfg)
     state = agent.init(jax.random.key(0), hp)
     update = jax.jit(agent.update)
     batch = random_update(jax.random.key(1), 0.0)
-    results = []
-    for changed in ({}, {"learning_rate": 1e-2}, {"gamma": 0.5}, {"tau": 0.5}):
+    results = {}
+    for name, changed in (("base", {}), ("learning_rate", {"learning_rate": 1e-2}),
+                          ("gamma", {"gamma": 0.5}), ("tau", {"tau": 0.5})):  # fmt: skip
         new_hp = hp.replace(**{k: jnp.float32(v) for k, v in changed.items()})
         new_state, metrics = update(state, batch, jax.random.key(2), new_hp)
-        results.append((jax.tree.leaves(new_state.critic_params), metrics["critic_loss"]))
+        new_state, _ = update(new_state, batch, jax.random.key(3), new_hp)
+        results[name] = (new_state, float(metrics["critic_loss"]))
     assert update._cache_size() == 1
-    base_params, base_loss = results[0]
-    lr_params, _ = results[1]
-    assert not np.allclose(lr_params[0], base_params[0])
-    assert not np.isclose(results[2][1], base_loss)  # gamma enters the critic target
+
+    def leaves(name, field):
+        return jax.tree.leaves(getattr(results[name][0], field))
+
+    def differ(name, field):
+        pairs = zip(leaves("base", field), leaves(name, field), strict=True)
+        return any(not np.allclose(a, b) for a, b in pairs)
+
+    assert differ("learning_rate", "critic_params")
+    assert not np.isclose(results["gamma"][1], results["base"][1])  # gamma enters the target
+    assert differ("tau", "target_critic_params")
 
 
 def test_normalizer_matches_numpy_over_batches():

@@ -97,13 +97,19 @@ def load_config(args: argparse.Namespace):
         raise SystemExit(f"{args.config}: {error}") from None
 
 
+def record(result) -> dict:
+    """A result's fields and its derived figures (properties such as steps_per_second)."""
+    derived = [n for n in dir(type(result)) if isinstance(getattr(type(result), n), property)]
+    return {**dataclasses.asdict(result), **{n: getattr(result, n) for n in derived}}
+
+
 def report(args, name: str, title: str, command: str, text: str, results, plot, extra=None) -> None:
     """Prints the table; writes <out>/<name>.json, <out>/<name>.png and the markdown section.
     ``extra`` (a JSON-able dict) is stored beside the results, e.g. the panda-gym comparison."""
     where = machine.describe()
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    records = [dataclasses.asdict(r) for r in results]
+    records = [record(r) for r in results]
     payload = {"machine": where, "command": command, "results": records, **(extra or {})}
     (args.out / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     plot(args.out / f"{name}.png", results)

@@ -19,9 +19,24 @@ ITERATIONS = 64  # per timed call
 class Throughput:
     num_envs: int
     batch_size: int
-    env_steps_per_second: float
-    updates_per_second: float
+    env_steps: int  # counted on the device over the timed calls (the iteration counter)
+    updates: int  # counted on the device: steps of the critic's optimiser
+    seconds: float  # the timed calls
     compile_seconds: float
+
+    @property
+    def env_steps_per_second(self) -> float:
+        return self.env_steps / self.seconds
+
+    @property
+    def updates_per_second(self) -> float:
+        return self.updates / self.seconds
+
+
+def counters(state) -> tuple[int, int]:
+    """(environment steps, gradient updates) the training state has done."""
+    num_envs = jax.tree.leaves(state.env_state.obs)[0].shape[0]
+    return int(state.iteration) * num_envs, int(state.agent.critic_opt_state.count)
 
 
 def measure(base: TrainConfig, num_envs: int, batch_size: int, repeats: int = 3) -> Throughput:
@@ -39,17 +54,19 @@ def measure(base: TrainConfig, num_envs: int, batch_size: int, repeats: int = 3)
     iterate = jax.jit(program.iterate, donate_argnums=0).lower(state).compile()
     compile_seconds = time.perf_counter() - start
     state, _ = jax.block_until_ready(iterate(state))
+    steps_before, updates_before = counters(state)
     start = time.perf_counter()
     for _ in range(repeats):
         state, _ = iterate(state)
     jax.block_until_ready(state)
     seconds = time.perf_counter() - start
-    iterations = repeats * ITERATIONS
+    steps_after, updates_after = counters(state)
     return Throughput(
         num_envs=num_envs,
         batch_size=batch_size,
-        env_steps_per_second=iterations * num_envs / seconds,
-        updates_per_second=iterations * cfg.updates_per_iteration / seconds,
+        env_steps=steps_after - steps_before,
+        updates=updates_after - updates_before,
+        seconds=seconds,
         compile_seconds=compile_seconds,
     )
 
