@@ -20,6 +20,7 @@ from pathlib import Path
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
 from jaxik import run, scan, summary
 from jaxik.checkpoint import CheckpointError
+from jaxik.outputs import OutputError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.resume or args.out or Path("runs") / source.stem
     try:
         result = run.run_scan(plan, out, resume=args.resume is not None)
-    except CheckpointError as error:
+    except (CheckpointError, OutputError) as error:
         print(f"{out}: {error}", file=sys.stderr)
         return 2
     if result["interrupted"]:

@@ -42,10 +42,30 @@ class Checkpoints:
         """Saves and waits until the checkpoint is complete on disk."""
         import orbax.checkpoint as ocp
 
+        from jaxik.outputs import OutputError
+
         stored = stored_leaves(state)
         args = ocp.args.Composite(state=ocp.args.StandardSave(stored), host=ocp.args.JsonSave(host))
-        self._manager.save(chunk, args=args, force=True)
-        self._manager.wait_until_finished()
+        try:
+            self._manager.save(chunk, args=args, force=True)
+            self._manager.wait_until_finished()
+        except Exception as error:  # orbax and tensorstore wrap OSErrors in several types
+            kept = self._complete_steps()
+            raise OutputError(
+                f"could not write the checkpoint of chunk {chunk} into {self.directory}: "
+                f"{error}. "
+                + (
+                    f"The newest complete checkpoint (chunk {kept[-1]}) is kept; "
+                    if kept
+                    else "No checkpoint was complete yet; "
+                )
+                + "free space, then continue with: python train.py --resume "
+                f"{self.directory.parent}"
+            ) from None
+
+    def _complete_steps(self) -> list[int]:
+        """Chunks whose checkpoint folder is complete (orbax renames a folder when done)."""
+        return sorted(int(p.name) for p in self.directory.iterdir() if p.name.isdigit())
 
     def restore(self, like: Any) -> tuple[Any, dict[str, Any]]:
         """The newest checkpoint's (state, host record). ``like`` is the state's abstract tree

@@ -19,6 +19,22 @@ from typing import Any
 import yaml
 
 
+class OutputError(ValueError):
+    """The output folder cannot be written (unwritable, or the disk is full)."""
+
+
+def check_writable(out: Path) -> None:
+    """Creates ``out`` and writes a probe file into it, so that an unwritable --out is an error
+    before anything compiles."""
+    probe = Path(out) / ".jaxik-write-probe"
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"cannot write to the output folder {out}: {error}") from None
+
+
 class RunWriter:
     """Writes per-evaluation metrics to metrics.csv and TensorBoard as they arrive, so an
     interrupted run keeps every row written before it stopped. ``rows`` are those of a resumed

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -175,7 +176,7 @@ def run_scan(
     if cache:
         platform.enable_compilation_cache()
     if is_main_process():
-        out.mkdir(parents=True, exist_ok=True)
+        outputs.check_writable(out)
         if len(programs) > 1:
             outputs.write_config(out, plan.to_dict())
     summaries = []
@@ -308,9 +309,13 @@ def run_program(
                     store.save(record.chunks, state, record.to_json())
             if store.latest() != record.chunks:  # a resumed, finished run has it already
                 store.save(record.chunks, state, record.to_json())
+    except OSError as error:  # metrics.csv or TensorBoard on a full or vanished disk
+        raise outputs.OutputError(
+            f"could not write into {out} after chunk {record.chunks}: {error}. Checkpoints "
+            f"already complete are kept; continue with: python train.py --resume {out}"
+        ) from None
     finally:
-        writer.close()
-        store.close()
+        close_all(writer.close, store.close)
 
     if interrupted:
         console.print(
@@ -333,6 +338,18 @@ def run_program(
         outputs.plot_sweep(out / "sweep.png", result["settings"], swept, config.success_target)
         outputs.write_summary(out, result)
     return result
+
+
+def close_all(*closers: Callable[[], None]) -> None:
+    """Calls every closer; while an error is already on its way out (a full disk, say), a
+    closer's own failure must not replace it."""
+    failing = sys.exc_info()[1] is not None
+    for close in closers:
+        try:
+            close()
+        except Exception:
+            if not failing:
+                raise
 
 
 def to_host(tree: Any) -> Any:

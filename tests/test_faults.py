@@ -1,0 +1,213 @@
+"""Faults: a run killed with SIGKILL at 20 moments (half of them while a checkpoint is being
+written) resumes every time and ends bit for bit equal to the run never interrupted; a disk that
+fills up mid-run and an unwritable --out are clear errors that keep the last good checkpoint;
+non-finite physics never reaches a loss.
+
+All but the unwritable-folder check are in the slow suite (``make test-slow``): minutes each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from brax.envs.base import Wrapper
+
+import envs
+from jaxik import config, trainer
+
+ROOT = Path(__file__).resolve().parent.parent
+# 48 chunks of 512 steps on the planar arm, a checkpoint after every chunk.
+RUN = ["env=PlanarReach", "gamma=0.98", "total_env_steps=24576", "eval_every=512",
+       "learning_starts=256", "checkpoint_every=1"]  # fmt: skip
+KILLS = 20
+
+
+def environment(cache: Path) -> dict[str, str]:
+    return {**os.environ, "JAXIK_CACHE_DIR": str(cache)}
+
+
+def train(out: Path, cache: Path, *extra: str, resume: bool = False) -> subprocess.Popen:
+    args = ["--resume", str(out), *extra] if resume else ["--out", str(out), *RUN, *extra]
+    return subprocess.Popen(
+        [sys.executable, "train.py", *args], cwd=ROOT, env=environment(cache),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def finish(process: subprocess.Popen, timeout: float = 600) -> str:
+    _, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stderr[-3000:]
+    return stderr
+
+
+def metrics(run_dir: Path) -> list[str]:
+    """metrics.csv without its wall_seconds column, as text: equal means bit for bit."""
+    lines = (run_dir / "metrics.csv").read_text().splitlines()
+    column = lines[0].split(",").index("wall_seconds")
+    return [",".join(c for i, c in enumerate(line.split(",")) if i != column) for line in lines]
+
+
+def policy(run_dir: Path) -> list[np.ndarray]:
+    import orbax.checkpoint as ocp
+
+    with ocp.StandardCheckpointer() as checkpointer:
+        restored = checkpointer.restore((run_dir / "policy").absolute())
+    return [np.asarray(x) for x in jax.tree.leaves(restored)]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    assert metrics(a) == metrics(b)
+    for x, y in zip(policy(a), policy(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def saving(run_dir: Path) -> bool:
+    """Whether a checkpoint is being written: orbax's temporary folder exists."""
+    folder = run_dir / "checkpoints"
+    return folder.is_dir() and any("tmp" in p.name for p in folder.iterdir())
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[Path, Path]:
+    """The uninterrupted run, and the compilation cache every process here shares."""
+    base = tmp_path_factory.mktemp("reference")
+    cache = base / "cache"
+    finish(train(base / "run", cache))
+    return base / "run", cache
+
+
+@pytest.mark.slow
+def test_sigkill_at_20_moments_resumes_to_the_uninterrupted_run(reference, tmp_path):
+    whole, cache = reference
+    out = tmp_path / "killed"
+    rng = random.Random(20261121)
+    log = []
+    for kill in range(KILLS):
+        process = train(out, cache, resume=(out / "config.yaml").is_file())
+        started = time.monotonic()
+        if kill % 2 == 0:  # while a checkpoint is being written
+            while process.poll() is None and not saving(out) and time.monotonic() - started < 300:
+                time.sleep(0.001)
+        else:  # anywhere: importing, compiling, restoring, training, saving
+            time.sleep(rng.uniform(0.0, 12.0))
+        during_save = saving(out)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait()
+        chunks = len(metrics(out)) - 1 if (out / "metrics.csv").is_file() else 0
+        log.append({"kill": kill, "after_seconds": round(time.monotonic() - started, 2),
+                    "during_checkpoint_write": during_save, "metrics_rows": chunks,
+                    "returncode": process.returncode})  # fmt: skip
+    finish(train(out, cache, resume=True))
+    (tmp_path / "kills.json").write_text(json.dumps(log, indent=1))
+    print(json.dumps(log))
+    killed = [entry for entry in log if entry["returncode"] == -signal.SIGKILL]
+    assert len(killed) == KILLS, "every process was still running when it was killed"
+    assert sum(entry["during_checkpoint_write"] for entry in log) >= KILLS // 4
+    assert_same_run(out, whole)
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_up_is_a_clear_error_and_keeps_the_last_checkpoint(reference, tmp_path):
+    whole, cache = reference
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)],
+                             capture_output=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"a small tmpfs cannot be mounted here: {mounted.stderr!r}")
+    try:
+        out = disk / "run"
+        process = train(out, cache)
+        deadline = time.monotonic() + 300
+        while not (out / "checkpoints" / "2").is_dir() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        free = os.statvfs(disk)
+        with open(disk / "filler", "wb") as filler:  # the disk is full from here on
+            try:
+                filler.write(b"\0" * (free.f_bavail * free.f_frsize))
+            except OSError:
+                pass
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 2, stderr[-3000:]
+        assert "No space left on device" in stderr and "Traceback" not in stderr
+        assert "python train.py --resume" in stderr
+        complete = sorted(int(p.name) for p in (out / "checkpoints").iterdir() if p.name.isdigit())
+        assert complete and complete[-1] >= 2
+        (disk / "filler").unlink()
+        finish(train(out, cache, resume=True))  # from the last good checkpoint
+        assert_same_run(out, whole)
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_read_only_out_is_a_clear_error_before_compiling(tmp_path):
+    disk = tmp_path / "ro"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(disk)],
+                             capture_output=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"a read-only tmpfs cannot be mounted here: {mounted.stderr!r}")
+    try:
+        start = time.monotonic()
+        process = train(disk / "run", tmp_path / "cache")
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2
+        assert "cannot write to the output folder" in stderr and "Read-only" in stderr
+        assert time.monotonic() - start < 60, "it compiled before finding out"
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_an_unwritable_out_is_a_clear_error_before_compiling(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    result = subprocess.run(
+        [sys.executable, "train.py", "--out", str(tmp_path / "a-file" / "run"), *RUN],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "cannot write to the output folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+class NonFiniteActions(Wrapper):
+    """Sends NaN actions at steps 3, 10, 17, ... of every episode: the physics goes non-finite
+    (a NaN joint target), which the environment must catch, end and reset."""
+
+    def step(self, state, action):
+        poisoned = state.info["steps"] % 7 == 3
+        return self.env.step(state, jnp.where(poisoned, jnp.nan, action))
+
+
+@pytest.mark.slow
+def test_non_finite_physics_never_reaches_a_loss(monkeypatch):
+    make = envs.make
+    monkeypatch.setattr(trainer.envs, "make", lambda *a, **k: NonFiniteActions(make(*a, **k)))
+    cfg = config.load(None, {"env": "PandaReach", "num_envs": 8, "eval_every": 256,
+                             "total_env_steps": 1024, "learning_starts": 128,
+                             "buffer_size": 4096})  # fmt: skip
+    state, chunks = jax.jit(trainer.make_train(cfg))(jax.random.key(0))
+    for name in ("critic_loss", "actor_loss", "q_mean", "eval_return"):
+        values = np.asarray(chunks[name])
+        assert np.isfinite(values[~np.isnan(values)]).all(), name
+        assert not np.isnan(values[1:]).any(), name  # updates ran from the second chunk on
+    data = state.buffer.data
+    assert int(data.nonfinite.sum()) > 0, "the physics never went non-finite"
+    for name in ("observation", "desired_goal", "action", "next_observation",
+                 "next_achieved_goal"):  # fmt: skip
+        assert bool(jnp.isfinite(getattr(data, name)).all()), name
+    for leaf in jax.tree.leaves(state.agent):
+        if jnp.issubdtype(leaf.dtype, jnp.floating):
+            assert bool(jnp.isfinite(leaf).all())
