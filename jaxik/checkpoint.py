@@ -29,7 +29,11 @@ class Checkpoints:
         self.directory = (Path(run_dir) / "checkpoints").absolute()
         if not create and not self.directory.is_dir():
             raise CheckpointError(f"{run_dir} has no checkpoints/ folder: nothing to resume")
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=create)
+        # cleanup_tmp_directories: a process killed while saving leaves orbax's temporary
+        # folder behind; the next process removes it (the checkpoint was never complete).
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep, create=create, cleanup_tmp_directories=True
+        )
         handlers = {"state": ocp.StandardCheckpointHandler(), "host": ocp.JsonCheckpointHandler()}
         self._manager = ocp.CheckpointManager(
             self.directory, options=options, item_handlers=handlers

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,18 @@ import yaml
 
 class OutputError(ValueError):
     """The output folder cannot be written (unwritable, or the disk is full)."""
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Writes ``text`` to a temporary file beside ``path`` and renames it over ``path``: a process
+    killed at any moment leaves the old file or the new one, never a truncated one."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
 
 
 def check_writable(out: Path) -> None:
@@ -57,15 +71,23 @@ class RunWriter:
             self.rows = list(rows)
             return
         write_config(self.out, config)
-        self._csv_file = open(self.out / "metrics.csv", "w", newline="")
+        # metrics.csv is rewritten with the rows the checkpoint holds, atomically, then appended
+        # to: at any moment it holds at least the rows of the newest checkpoint.
+        text = io.StringIO(newline="")
+        if rows:
+            writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        write_atomically(self.out / "metrics.csv", text.getvalue())
+        self._csv_file = open(self.out / "metrics.csv", "a", newline="")
+        if rows:
+            self._csv = csv.DictWriter(self._csv_file, fieldnames=list(rows[0]))
         if tensorboard:
             from tensorboardX import SummaryWriter
 
             purge = int(rows[-1]["env_steps"]) + 1 if rows else None
             self._tensorboard = SummaryWriter(str(self.out / "tensorboard"), purge_step=purge)
-        for row in rows:
-            self._write_csv(row)
-            self.rows.append(row)
+        self.rows.extend(rows)
 
     def _write_csv(self, row: dict[str, float]) -> None:
         if self._csv is None:
@@ -96,7 +118,7 @@ class RunWriter:
 def write_config(out: Path, config: dict[str, Any]) -> None:
     """out/config.yaml: what ``train.py --resume out`` reads back."""
     Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    write_atomically(Path(out) / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
 
 def read_metrics(path: Path) -> list[dict[str, float]]:
@@ -181,7 +203,7 @@ def plot_learning_curves(
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:
-    (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_atomically(Path(out) / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
 def _cell(value: Any) -> str:

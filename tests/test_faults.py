@@ -27,8 +27,9 @@ import envs
 from jaxik import config, trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-# 48 chunks of 512 steps on the planar arm, a checkpoint after every chunk.
-RUN = ["env=PlanarReach", "gamma=0.98", "total_env_steps=24576", "eval_every=512",
+# 400 chunks of 512 steps on the planar arm (about 2 minutes), a checkpoint after every chunk:
+# long enough that 20 processes, each killed within seconds, leave work for the last one.
+RUN = ["env=PlanarReach", "gamma=0.98", "total_env_steps=204800", "eval_every=512",
        "learning_starts=256", "checkpoint_every=1"]  # fmt: skip
 KILLS = 20
 
@@ -54,6 +55,8 @@ def finish(process: subprocess.Popen, timeout: float = 600) -> str:
 def metrics(run_dir: Path) -> list[str]:
     """metrics.csv without its wall_seconds column, as text: equal means bit for bit."""
     lines = (run_dir / "metrics.csv").read_text().splitlines()
+    if not lines:  # a run killed before its first evaluation
+        return []
     column = lines[0].split(",").index("wall_seconds")
     return [",".join(c for i, c in enumerate(line.split(",")) if i != column) for line in lines]
 
@@ -72,10 +75,13 @@ def assert_same_run(a: Path, b: Path) -> None:
         np.testing.assert_array_equal(x, y)
 
 
-def saving(run_dir: Path) -> bool:
-    """Whether a checkpoint is being written: orbax's temporary folder exists."""
+def temporary_folders(run_dir: Path) -> set[str]:
+    """Orbax's temporary folders: a checkpoint being written (or left by a killed write)."""
     folder = run_dir / "checkpoints"
-    return folder.is_dir() and any("tmp" in p.name for p in folder.iterdir())
+    try:
+        return {p.name for p in folder.iterdir() if "tmp" in p.name}
+    except FileNotFoundError:
+        return set()
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +100,19 @@ def test_sigkill_at_20_moments_resumes_to_the_uninterrupted_run(reference, tmp_p
     rng = random.Random(20261121)
     log = []
     for kill in range(KILLS):
+        left_over = temporary_folders(out)  # by the previous kill, if it hit a write
+
+        def saving(left_over: set[str] = left_over) -> bool:
+            return bool(temporary_folders(out) - left_over)
+
         process = train(out, cache, resume=(out / "config.yaml").is_file())
         started = time.monotonic()
         if kill % 2 == 0:  # while a checkpoint is being written
-            while process.poll() is None and not saving(out) and time.monotonic() - started < 300:
+            while process.poll() is None and not saving() and time.monotonic() - started < 300:
                 time.sleep(0.001)
         else:  # anywhere: importing, compiling, restoring, training, saving
-            time.sleep(rng.uniform(0.0, 12.0))
-        during_save = saving(out)
+            time.sleep(rng.uniform(0.0, 8.0))
+        during_save = saving()
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
         process.wait()
@@ -140,9 +151,11 @@ def test_a_disk_that_fills_up_is_a_clear_error_and_keeps_the_last_checkpoint(ref
             except OSError:
                 pass
         _, stderr = process.communicate(timeout=300)
+        # orbax logs its own failed background writes; the process ends with our message
         assert process.returncode == 2, stderr[-3000:]
-        assert "No space left on device" in stderr and "Traceback" not in stderr
-        assert "python train.py --resume" in stderr
+        last = stderr.strip().splitlines()[-1]
+        assert last.startswith(f"{out}: could not write") and "No space left on device" in last
+        assert "kept" in last and "python train.py --resume" in last
         complete = sorted(int(p.name) for p in (out / "checkpoints").iterdir() if p.name.isdigit())
         assert complete and complete[-1] >= 2
         (disk / "filler").unlink()

@@ -1,9 +1,12 @@
 """Several devices: on 4 CPU devices (XLA's forced host device count), runs and environments
-are split over a device mesh, and the results match the 1-device run of the same seeds."""
+are split over a device mesh, and the results match the 1-device run of the same seeds; and two
+processes joined by jax.distributed (one CPU device each, gloo collectives over 127.0.0.1) train
+the same run as one process with two devices."""
 
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +23,12 @@ SMALL = ["env=PlanarReach", "gamma=0.98", "total_env_steps=512", "eval_every=512
          "learning_starts=128"]  # fmt: skip
 
 
+def results(out: Path) -> tuple[list[dict], dict]:
+    with open(out / "metrics.csv") as file:
+        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(file)]
+    return rows, json.loads((out / "summary.json").read_text())
+
+
 def train(out: Path, devices: int, *overrides: str) -> tuple[list[dict], dict]:
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
     result = subprocess.run(
@@ -27,9 +36,18 @@ def train(out: Path, devices: int, *overrides: str) -> tuple[list[dict], dict]:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    with open(out / "metrics.csv") as file:
-        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(file)]
-    return rows, json.loads((out / "summary.json").read_text())
+    return results(out)
+
+
+def assert_same_training(one: list[dict], other: list[dict]) -> None:
+    assert len(one) == len(other) > 0
+    for a, b in zip(one, other, strict=True):
+        for name in ("env_steps", "train_episodes", "run", "seed"):
+            assert a.get(name) == b.get(name), name
+        for name in ("critic_loss", "actor_loss", "q_mean"):
+            np.testing.assert_allclose(a[name], b[name], rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(a["eval_return"], b["eval_return"], rtol=1e-3)
+        assert abs(a["eval_success"] - b["eval_success"]) <= 0.01  # one episode of 100
 
 
 @pytest.mark.parametrize(
@@ -42,11 +60,47 @@ def test_four_devices_match_one(tmp_path, overrides, layout):
     four, four_summary = train(tmp_path / "four", 4, *overrides)
     assert "runs x1, environments x1" in one_summary["device"]
     assert layout in four_summary["device"]
-    assert len(one) == len(four) > 0
-    for a, b in zip(one, four, strict=True):
-        for name in ("env_steps", "train_episodes", "run", "seed"):
-            assert a.get(name) == b.get(name), name
-        for name in ("critic_loss", "actor_loss", "q_mean"):
-            np.testing.assert_allclose(a[name], b[name], rtol=1e-4, err_msg=name)
-        np.testing.assert_allclose(a["eval_return"], b["eval_return"], rtol=1e-3)
-        assert abs(a["eval_success"] - b["eval_success"]) <= 0.01  # one episode of 100
+    assert_same_training(one, four)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def command(process_id: int, address: str, out: Path) -> list[str]:
+    return [sys.executable, "train.py", "--distributed", "--coordinator", address,
+            "--num-processes", "2", "--process-id", str(process_id), "--out", str(out),
+            *SMALL]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "layout"),
+    [(("seeds=2",), "runs x2, environments x1"), ((), "runs x1, environments x2")],
+    ids=["seeds", "environments"],
+)
+def test_two_processes_match_one_process_with_two_devices(tmp_path, overrides, layout):
+    """train.py --distributed, twice, on 127.0.0.1: the mesh spans both processes' devices,
+    XLA's partitioned program communicates through gloo, process 0 writes the outputs."""
+    address = f"127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = tmp_path / "two"
+    processes = [
+        subprocess.Popen(
+            [*command(i, address, out), *overrides],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+    two, two_summary = results(out)
+    one, one_summary = train(tmp_path / "one", 2, *overrides)
+    assert layout in one_summary["device"] and layout in two_summary["device"]
+    assert_same_training(one, two)

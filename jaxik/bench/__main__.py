@@ -1,7 +1,8 @@
 """Benchmarks. Each prints a table, writes JSON and a PNG into --out (default runs/bench) and
 rewrites its own section of BENCHMARKS.md, naming the machine and the command.
 
-python -m jaxik.bench env [--envs 1 64 1024 4096] [--env-names ...] [--set key=value ...]
+python -m jaxik.bench env [--envs 1 64 1024 4096 16384] [--patterns scan loop] [--env-names ...]
+                          [--set key=value ...]
 python -m jaxik.bench train [--envs 16 64 256 1024] [--batch-sizes 256 1024] [key=value ...]
 python -m jaxik.bench seeds [--seeds 1 8 64] [key=value ...]
 python -m jaxik.bench compile [--algos ddpg td3 sac] [key=value ...]
@@ -52,7 +53,12 @@ def main(argv: list[str] | None = None) -> None:
         return command
 
     env_parser = add("env", "control steps/s against the number of environments")
-    env_parser.add_argument("--envs", nargs="+", default=["1", "64", "1024", "4096"])
+    env_parser.add_argument("--envs", nargs="+", default=["1", "64", "1024", "4096", "16384"])
+    env_parser.add_argument(
+        "--patterns", nargs="+", default=["scan", "loop"],
+        help="scan: steps inside one lax.scan (as training); loop: the README's jitted, "
+        "vmapped step called from a Python loop",
+    )  # fmt: skip
     env_parser.add_argument("--env-names", nargs="+", default=["PandaReach", "PandaReachJoints"])
     env_parser.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE",
@@ -120,6 +126,7 @@ def report(args, name: str, title: str, command: str, text: str, results, plot, 
 
 def bench_env(args: argparse.Namespace, command: str) -> None:
     import envs
+    from envs.validation import check_choice
     from jaxik.bench import env as env_bench
 
     for name in args.env_names:
@@ -143,12 +150,19 @@ def bench_env(args: argparse.Namespace, command: str) -> None:
         vs_pandagym.require()
     print(f"machine: {machine.describe()}", flush=True)
     results = []
+    for pattern in args.patterns:
+        try:
+            check_choice("--patterns", pattern, env_bench.PATTERNS)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
     for name in args.env_names:
-        for num_envs in sizes:
-            result = env_bench.measure(name, num_envs, **overrides)
-            results.append(result)
-            print(f"{name:>18} {num_envs:>6} envs: {result.steps_per_second:>12,.0f} steps/s "
-                  f"(compile {result.compile_seconds:.1f} s)", flush=True)  # fmt: skip
+        for pattern in args.patterns:
+            for num_envs in sizes:
+                result = env_bench.measure(name, num_envs, pattern, **overrides)
+                results.append(result)
+                print(f"{name:>18} {pattern:>4} {num_envs:>6} envs: "
+                      f"{result.steps_per_second:>12,.0f} steps/s "
+                      f"(compile {result.compile_seconds:.1f} s)", flush=True)  # fmt: skip
     setting = " ".join(f"{k}={v}" for k, v in overrides.items()) or "default settings"
     title = f"Environment throughput ({setting})"
     text, extra = env_bench.table(results), None
@@ -157,10 +171,11 @@ def bench_env(args: argparse.Namespace, command: str) -> None:
         extra = {"panda_gym_steps_per_second": pybullet}
         text += (
             f"\n\npanda-gym 3 PandaReach-v3 (PyBullet, one environment, random actions), same "
-            f"invocation: {pybullet:,.0f} steps/s. Ratios:\n\n| env | envs | jaxik / panda-gym |"
-            "\n| --- | ---: | ---: |\n"
+            f"invocation: {pybullet:,.0f} steps/s. Ratios:\n\n"
+            "| env | pattern | envs | jaxik / panda-gym |\n| --- | --- | ---: | ---: |\n"
             + "\n".join(
-                f"| {r.env} | {r.num_envs:,} | {r.steps_per_second / pybullet:,.1f}x |"
+                f"| {r.env} | {r.pattern} | {r.num_envs:,} | "
+                f"{r.steps_per_second / pybullet:,.1f}x |"
                 for r in results
             )
         )

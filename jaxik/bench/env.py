@@ -1,8 +1,12 @@
-"""Control steps per second of the environments against the number of parallel copies.
+"""Control steps per second of the environments against the number of parallel copies, in the two
+ways they are stepped:
 
-Each measurement compiles one program: ``num_steps`` steps of ``num_envs`` auto-resetting
-environments under random actions, in a ``lax.scan`` (as training runs them). Compile time is
-reported apart from the run, which is timed on a second call.
+- ``scan``: ``num_steps`` steps of ``num_envs`` auto-resetting environments under random actions,
+  inside one ``lax.scan`` (as training runs them; jaxik.random_rollout);
+- ``loop``: the README's pattern, ``jax.jit(jax.vmap(AutoResetWrapper(env).step))`` called from
+  a Python loop, one dispatch per step (as a user's own code would).
+
+Compile time is reported apart from the run, which is timed after a warm-up call.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import jax
 from jaxik import outputs
 from jaxik.random_rollout import make_rollout
 
+PATTERNS = ("scan", "loop")
+
 
 @dataclasses.dataclass(frozen=True)
 class EnvResult:
     env: str
+    pattern: str  # "scan" or "loop"
     num_envs: int
     num_steps: int
     compile_seconds: float
@@ -30,11 +37,19 @@ class EnvResult:
         return self.num_envs * self.num_steps / self.run_seconds
 
 
-def measure(
-    env_name: str, num_envs: int, target_env_steps: int = 100_000, **env_overrides: Any
-) -> EnvResult:
-    num_steps = int(min(1000, max(20, target_env_steps // num_envs)))
-    rollout = make_rollout(env_name, num_envs, num_steps, **env_overrides)
+def steps_for(num_envs: int, target_env_steps: int = 100_000) -> int:
+    return int(min(1000, max(20, target_env_steps // num_envs)))
+
+
+def measure(env_name: str, num_envs: int, pattern: str = "scan", **env_overrides: Any) -> EnvResult:
+    num_steps = steps_for(num_envs)
+    measure_pattern = {"scan": _measure_scan, "loop": _measure_loop}[pattern]
+    compile_seconds, run_seconds = measure_pattern(env_name, num_envs, num_steps, env_overrides)
+    return EnvResult(env_name, pattern, num_envs, num_steps, compile_seconds, run_seconds)
+
+
+def _measure_scan(env_name, num_envs, num_steps, overrides) -> tuple[float, float]:
+    rollout = make_rollout(env_name, num_envs, num_steps, **overrides)
     key = jax.random.key(0)
     start = time.perf_counter()
     compiled = rollout.lower(key).compile()
@@ -42,18 +57,36 @@ def measure(
     jax.block_until_ready(compiled(key))  # warm-up: first-call allocations
     start = time.perf_counter()
     jax.block_until_ready(compiled(jax.random.key(1)))
-    run_seconds = time.perf_counter() - start
-    return EnvResult(env_name, num_envs, num_steps, compile_seconds, run_seconds)
+    return compile_seconds, time.perf_counter() - start
+
+
+def _measure_loop(env_name, num_envs, num_steps, overrides) -> tuple[float, float]:
+    import envs
+
+    env = envs.AutoResetWrapper(envs.make(env_name, **overrides))
+    reset_key, action_key = jax.random.split(jax.random.key(0))
+    state = jax.jit(jax.vmap(env.reset))(jax.random.split(reset_key, num_envs))
+    shape = (num_steps + 1, num_envs, env.action_size)
+    actions = jax.random.uniform(action_key, shape, minval=-1.0, maxval=1.0)
+    start = time.perf_counter()
+    step = jax.jit(jax.vmap(env.step)).lower(state, actions[0]).compile()
+    compile_seconds = time.perf_counter() - start
+    state = jax.block_until_ready(step(state, actions[0]))  # warm-up
+    start = time.perf_counter()
+    for t in range(1, num_steps + 1):
+        state = step(state, actions[t])
+    jax.block_until_ready(state)
+    return compile_seconds, time.perf_counter() - start
 
 
 def table(results: list[EnvResult]) -> str:
     lines = [
-        "| env | envs | control steps/s | compile (s) | timed run |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| env | pattern | envs | control steps/s | compile (s) | timed run |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
     ]
     for r in results:
         lines.append(
-            f"| {r.env} | {r.num_envs:,} | {r.steps_per_second:,.0f} | "
+            f"| {r.env} | {r.pattern} | {r.num_envs:,} | {r.steps_per_second:,.0f} | "
             f"{r.compile_seconds:.1f} | {r.num_steps} steps in {r.run_seconds:.2f} s |"
         )
     return "\n".join(lines)
@@ -61,8 +94,11 @@ def table(results: list[EnvResult]) -> str:
 
 def plot(path, results: list[EnvResult]) -> None:
     lines = {}
-    for name in dict.fromkeys(r.env for r in results):
-        rows = [r for r in results if r.env == name]
-        lines[name] = ([r.num_envs for r in rows], [r.steps_per_second for r in rows])
-    with outputs.saved_figure(path, (5, 3.6)) as axis:
+    for name in dict.fromkeys((r.env, r.pattern) for r in results):
+        rows = [r for r in results if (r.env, r.pattern) == name]
+        lines[f"{name[0]} ({name[1]})"] = (
+            [r.num_envs for r in rows],
+            [r.steps_per_second for r in rows],
+        )
+    with outputs.saved_figure(path, (5.5, 3.8)) as axis:
         outputs.log_lines(axis, lines, "environments", "control steps/s")
