@@ -40,6 +40,23 @@ def main(argv: list[str] | None = None) -> int:
         "--distributed", action="store_true",
         help="call jax.distributed.initialize() first (one process per host; see README)",
     )  # fmt: skip
+    parser.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="with --distributed: process 0's address (else detected)",
+    )
+    parser.add_argument(
+        "--num-processes",
+        type=int,
+        metavar="N",
+        help="with --distributed: how many processes (else detected)",
+    )
+    parser.add_argument(
+        "--process-id",
+        type=int,
+        metavar="I",
+        help="with --distributed: this process's id, 0 to N-1 (else detected)",
+    )
     parser.add_argument("overrides", nargs="*", help="key=value settings over the config file")
     args = parser.parse_args(argv)
     if args.resume is not None and (args.config is not None or args.out is not None):
@@ -54,10 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as error:
         print(f"{source}: {error}", file=sys.stderr)
         return 2
+    given = [args.coordinator, args.num_processes, args.process_id]
+    if any(v is not None for v in given) and not args.distributed:
+        parser.error("--coordinator, --num-processes and --process-id need --distributed")
     if args.distributed:
         import jax
 
-        jax.distributed.initialize()
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator,
+            num_processes=args.num_processes,
+            process_id=args.process_id,
+        )
     out = args.resume or args.out or Path("runs") / source.stem
     try:
         result = run.run_scan(plan, out, resume=args.resume is not None)

@@ -122,21 +122,28 @@ def build(program: scan.Program) -> DeviceProgram:
     metrics get the runs axis here, so the host sees the same shapes either way."""
     config, runs = program.config, program.runs
     pieces = trainer.make_trainer(config)
+
+    def init_from_seed(seed, hp):
+        return pieces.init(jax.random.key(seed), hp)
+
     if program.batched:
-        init_fn, chunk_fn = jax.vmap(pieces.init), jax.vmap(pieces.chunk)
-        keys = jax.vmap(jax.random.key)(np.asarray([r.seed for r in runs]))
+        init_fn, chunk_fn = jax.vmap(init_from_seed), jax.vmap(pieces.chunk)
+        seeds = np.asarray([r.seed for r in runs], np.int32)
         hp = hyperparams.stack(runs)
     else:
-        init_fn = pieces.init
+        init_fn = init_from_seed
 
         def chunk_fn(state):
             state, metrics = pieces.chunk(state)
             return state, jax.tree.map(lambda x: x[None], metrics)
 
-        keys, hp = jax.random.key(config.seed), hyperparams.from_config(config)
+        seeds, hp = np.asarray(config.seed, np.int32), hyperparams.from_config(config)
     mesh = sharding.make_mesh(len(runs) if program.batched else None, config.num_envs)
     per_run = sharding.run_sharding(mesh, program.batched)
-    abstract = jax.eval_shape(init_fn, keys, hp)
+    # Inputs as global arrays, each process holding its devices' part: on several hosts a jit
+    # over the whole mesh accepts no process-local array.
+    seeds, hp = jax.tree.map(lambda x: global_array(x, per_run), (seeds, hp))
+    abstract = jax.eval_shape(init_fn, seeds, hp)
     shardings = sharding.state_shardings(abstract, mesh, program.batched)
     like = jax.tree.map(
         lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings
@@ -146,11 +153,17 @@ def build(program: scan.Program) -> DeviceProgram:
         chunk_fn, in_shardings=(shardings,), out_shardings=(shardings, per_run), donate_argnums=0
     )
     return DeviceProgram(
-        init=lambda: init.lower(keys, hp).compile()(keys, hp),
+        init=lambda: init.lower(seeds, hp).compile()(seeds, hp),
         compile_chunk=lambda: chunk.lower(like).compile(),
         like=like,
         mesh=mesh,
     )
+
+
+def global_array(value: Any, placement: Any) -> jax.Array:
+    """A host value every process knows whole, as one array placed by ``placement``."""
+    value = np.asarray(value)
+    return jax.make_array_from_callback(value.shape, placement, lambda index: value[index])
 
 
 def program_dir(out: Path, program: scan.Program) -> Path:
@@ -322,7 +335,8 @@ def run_program(
             f"Stopped after chunk {record.chunks} of {config.num_evals}; checkpoint saved. "
             f"Continue with: python train.py --resume {out}"
         )
-    policy = to_host({"agent": state.agent, "normalizer": state.normalizer})  # every process
+    policy = to_host({"agent": state.agent, "normalizer": state.normalizer})
+    outputs.save_checkpoint(out, policy)  # every process: orbax synchronises them, one writes
     result = summary.program_summary(program, record)
     result.update(
         interrupted=interrupted,
@@ -331,7 +345,6 @@ def run_program(
         policy=str((out / "policy").absolute()),
     )
     if is_main_process():
-        outputs.save_checkpoint(out, policy)
         summary.plot_curves(out / "learning_curve.png", program, record.rows)
         swept = list(program.static) + list(program.float_sweep)
         outputs.write_results_table(out, result["settings"], swept)
