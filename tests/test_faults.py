@@ -8,6 +8,7 @@ All but the unwritable-folder check are in the slow suite (``make test-slow``): 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -84,6 +85,21 @@ def temporary_folders(run_dir: Path) -> set[str]:
         return set()
 
 
+@contextlib.contextmanager
+def tmpfs(folder: Path, options: str):
+    """A small file system mounted at ``folder`` for the block (skips where mounting is not
+    allowed: it needs root)."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                             capture_output=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"a tmpfs cannot be mounted here: {mounted.stderr!r}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> tuple[Path, Path]:
     """The uninterrupted run, and the compilation cache every process here shares."""
@@ -132,13 +148,7 @@ def test_sigkill_at_20_moments_resumes_to_the_uninterrupted_run(reference, tmp_p
 @pytest.mark.slow
 def test_a_disk_that_fills_up_is_a_clear_error_and_keeps_the_last_checkpoint(reference, tmp_path):
     whole, cache = reference
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)],
-                             capture_output=True)  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"a small tmpfs cannot be mounted here: {mounted.stderr!r}")
-    try:
+    with tmpfs(tmp_path / "disk", "size=64m") as disk:
         out = disk / "run"
         process = train(out, cache)
         deadline = time.monotonic() + 300
@@ -161,27 +171,17 @@ def test_a_disk_that_fills_up_is_a_clear_error_and_keeps_the_last_checkpoint(ref
         (disk / "filler").unlink()
         finish(train(out, cache, resume=True))  # from the last good checkpoint
         assert_same_run(out, whole)
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 @pytest.mark.slow
 def test_a_read_only_out_is_a_clear_error_before_compiling(tmp_path):
-    disk = tmp_path / "ro"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(disk)],
-                             capture_output=True)  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"a read-only tmpfs cannot be mounted here: {mounted.stderr!r}")
-    try:
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as disk:
         start = time.monotonic()
         process = train(disk / "run", tmp_path / "cache")
         _, stderr = process.communicate(timeout=120)
         assert process.returncode == 2
         assert "cannot write to the output folder" in stderr and "Read-only" in stderr
         assert time.monotonic() - start < 60, "it compiled before finding out"
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 def test_an_unwritable_out_is_a_clear_error_before_compiling(tmp_path):
