@@ -176,7 +176,7 @@ DIFFERENCES = """## What the runs show
 - Sparse + HER: all three reach 100 % on every seed, as in the paper (98 / 99 / 100 %).
 - Dense + HER: 98-100 %, as the paper's 100 %. The mean reward is lower than the paper's (about
   -1 against -0.5): it sums the distance over all 50 steps, and this arm starts to move more
-  slowly (see README, "Tuning"), so more distance accrues before the goal is reached.
+  slowly (see README, "How the arm was tuned"), so more distance accrues before the goal is reached.
 - Sparse without HER learns worse, not "not at all": every algorithm needs two to four times
   as many steps to reach 95 % as with HER, and DDPG reaches it on only two of three seeds within
   70,000 steps. The paper's agents without HER did not learn, but those were its own
@@ -190,7 +190,7 @@ DIFFERENCES = """## What the runs show
 ## Where this differs from the paper, and why
 
 - Physics and controller: MuJoCo MJX with the project's tuned Panda model, not PyBullet; its
-  one-step responses match panda-gym's within a factor of 1.5 (README, "Tuning").
+  one-step responses match panda-gym's within a factor of 1.5 (README, "How the arm was tuned").
 - Episodes do not end on success here (`terminate_on_success: false`), as in the panda-gym
   v1/v2 that the paper used; success is being within 5 cm at the 50th step.
 - Mean reward is the undiscounted return of the deterministic evaluation episodes; the paper
