@@ -131,13 +131,15 @@ def mentioned_names(keys) -> set[str]:
 
 def check_valid(plan: scan.Scan) -> None:
     """What validation promises of a configuration it accepts."""
-    cfg = plan.base
+    cfg, defaults = plan.base, config.TrainConfig()
     for field in dataclasses.fields(cfg):
-        value = getattr(cfg, field.name)
-        if isinstance(value, float):
-            assert math.isfinite(value), field.name
-        if isinstance(value, int) and not isinstance(value, bool):
-            assert -1 < value <= INT32_MAX, field.name
+        value, default = getattr(cfg, field.name), getattr(defaults, field.name)
+        if isinstance(default, bool):
+            assert isinstance(value, bool), field.name
+        elif isinstance(default, int):  # counts and sizes: the device counters are int32
+            assert isinstance(value, int) and -1 < value <= INT32_MAX, field.name
+        elif isinstance(default, float):  # any finite number (an int is a float setting too)
+            assert isinstance(value, int | float) and math.isfinite(value), field.name
     assert cfg.eval_every % cfg.num_envs == 0 and cfg.buffer_size >= cfg.num_envs
     assert all(isinstance(s, int) and s > 0 for s in cfg.hidden_sizes)
     assert 1 <= plan.seeds <= scan.MAX_RUNS
