@@ -6,8 +6,10 @@ One environment, pure ``reset``/``step``; batch it with ``jax.vmap``. Two contro
   into joint targets by damped-least-squares IK that holds the gripper pointing down;
 - ``joints``: joint targets = measured joint angles + ``joint_step`` * action.
 
-Position servos then drive the joints for ``n_substeps`` physics steps (one ``lax.scan``). The
-observation is read after the last substep, from freshly computed kinematics.
+Position servos then drive the joints for ``n_substeps`` MJX physics steps (one ``lax.scan``;
+envs/arm_dynamics.py). The observation is read after the last substep. The ee site's position,
+frame and Jacobian come from the kinematic chain read out of the MJCF (envs/chain.py).
+``state.pipeline_state`` is an ``ArmState``: qpos, qvel (and the solver's warm start).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from mujoco import mjx
 
 from envs import ik, panda_model
 from envs import validation as check
+from envs.arm_dynamics import ArmDynamics, ArmState
+from envs.chain import KinematicChain
 from envs.goal_env import GoalEnv
 from envs.reward import REWARD_TYPES
 
@@ -94,7 +98,7 @@ class PandaReach(GoalEnv):
             config.ctrl_dt / config.n_substeps, config.contacts, config.joint_limits
         )
         self.model = mjx.put_model(self.mj_model)
-        self._ee_site = self.mj_model.site(panda_model.EE_SITE).id
+        self.chain = KinematicChain.from_model(self.mj_model, panda_model.EE_SITE)
         joints = [self.mj_model.joint(name) for name in panda_model.ARM_JOINTS]
         self._qpos_low = jnp.asarray([j.range[0] for j in joints], jnp.float32)
         self._qpos_high = jnp.asarray([j.range[1] for j in joints], jnp.float32)
@@ -103,7 +107,9 @@ class PandaReach(GoalEnv):
         self._ee_down = jnp.asarray(panda_model.EE_DOWN_ROTATION, jnp.float32)
         # Every episode starts from the same pose at rest; only the goal changes. The reset
         # state is therefore computed once, by MuJoCo, and reset costs a goal draw.
-        self._neutral = mjx.put_data(self.mj_model, panda_model.neutral_data(self.mj_model))
+        neutral = mjx.put_data(self.mj_model, panda_model.neutral_data(self.mj_model))
+        self.dynamics = ArmDynamics(self.mj_model, self.model, neutral)
+        self._neutral = self.dynamics.state(neutral)
 
     @property
     def action_size(self) -> int:
@@ -129,30 +135,34 @@ class PandaReach(GoalEnv):
     def step(self, state: State, action: jax.Array) -> State:
         self._check_action(action)
         action = jnp.clip(action, -1.0, 1.0)
-        data = state.pipeline_state
-        data = data.replace(ctrl=self._joint_targets(data, action))
+        arm = state.pipeline_state
+        ctrl = self.servo_targets(arm.qpos, action)
 
-        def substep(data: mjx.Data, _):
-            return mjx.step(self.model, data), None
+        def substep(arm: ArmState, _):
+            return self.dynamics.step(arm, ctrl), None
 
-        data, _ = jax.lax.scan(substep, data, None, length=self.config.n_substeps)
-        data = self._sense(data)
-        finite = jnp.isfinite(data.qpos).all() & jnp.isfinite(data.qvel).all()
-        data = jax.tree.map(lambda now, rest: jnp.where(finite, now, rest), data, self._neutral)
-        obs = self._observe(data, state.info["goal"])
-        return self._transition(state, data, obs, nonfinite=~finite)
+        arm, _ = jax.lax.scan(substep, arm, None, length=self.config.n_substeps)
+        finite = jnp.isfinite(arm.qpos).all() & jnp.isfinite(arm.qvel).all()
+        arm = jax.tree.map(lambda now, rest: jnp.where(finite, now, rest), arm, self._neutral)
+        obs = self._observe(arm, state.info["goal"])
+        return self._transition(state, arm, obs, nonfinite=~finite)
 
-    def _joint_targets(self, data: mjx.Data, action: jax.Array) -> jax.Array:
-        """Servo targets [7] for a clipped action; ``data`` has kinematics at its qpos."""
+    def ee_frame(self, arm: ArmState) -> tuple[jax.Array, jax.Array]:
+        """The ee site's position [3] and rotation [3, 3] (its axes as columns, world frame)."""
+        position, rotation, _, _ = self.chain.site_frame(arm.qpos)
+        return position, rotation
+
+    def servo_targets(self, qpos: jax.Array, action: jax.Array) -> jax.Array:
+        """Servo targets [7] at joint angles ``qpos`` [7] for a clipped action."""
         if self.config.control_type == "joints":
-            target = data.qpos + self.config.joint_step * action
+            target = qpos + self.config.joint_step * action
             return jnp.clip(target, self._qpos_low, self._qpos_high)
-        target_pos = data.site_xpos[self._ee_site] + self.config.ee_step * action
+        site_pos, _, _, _ = self.chain.site_frame(qpos)
+        target_pos = site_pos + self.config.ee_step * action
         target_pos = target_pos.at[2].max(panda_model.TABLE_TOP_Z)
         return ik.solve_site_pose(
-            self.model,
-            data,
-            self._ee_site,
+            self.chain,
+            qpos,
             target_pos,
             self._ee_down,
             self._qpos_low,
@@ -161,20 +171,11 @@ class PandaReach(GoalEnv):
             self.config.ik_damping,
         )
 
-    def _sense(self, data: mjx.Data) -> mjx.Data:
-        """Positions (and the frames the Jacobian needs) at the final joint angles.
-
-        ``mjx.step`` computes kinematics before it integrates, so without this the ee position
-        would lag the joint angles by a substep.
-        """
-        return mjx.com_pos(self.model, mjx.kinematics(self.model, data))
-
-    def _observe(self, data: mjx.Data, goal: jax.Array) -> dict[str, jax.Array]:
+    def _observe(self, arm: ArmState, goal: jax.Array) -> dict[str, jax.Array]:
         """{"observation": [6] ee position and linear velocity, "achieved_goal": [3],
         "desired_goal": [3]}, float32."""
-        ee_pos = data.site_xpos[self._ee_site]
-        jacp, _ = mjx.jac(self.model, data, ee_pos, self.model.site_bodyid[self._ee_site])
-        ee_vel = jacp.T @ data.qvel
+        ee_pos, _, jacp, _ = self.chain.site_frame(arm.qpos)
+        ee_vel = jacp @ arm.qvel
         return {
             "observation": jnp.concatenate([ee_pos, ee_vel]).astype(jnp.float32),
             "achieved_goal": ee_pos.astype(jnp.float32),

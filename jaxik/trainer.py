@@ -50,6 +50,11 @@ class Trainer:
     # iterations without its evaluation: metrics leaves [iterations_per_eval] (benchmarks)
     chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
     train: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (key, hp=None)
+    # The pieces of an iteration and a chunk, for the compile-time breakdown (jaxik.bench):
+    env_step: Callable[[State, jax.Array], State]  # the batched auto-resetting training step
+    sample: Callable[[TrainState, jax.Array], Update]  # one HER batch, normalised
+    learn: Callable[[TrainState, jax.Array], tuple[Any, dict]]  # the iteration's updates
+    evaluate: Callable[[TrainState, jax.Array], dict[str, jax.Array]]  # one evaluation
 
 
 def make_train(config: TrainConfig) -> Callable[..., tuple[TrainState, dict]]:
@@ -234,4 +239,15 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
         state = init(key, hp)
         return jax.lax.scan(lambda s, _: chunk(s), state, None, length=config.num_evals)
 
-    return Trainer(init=init, iterate=iterate, chunk=chunk, train=train)
+    return Trainer(
+        init=init,
+        iterate=iterate,
+        chunk=chunk,
+        train=train,
+        env_step=jax.vmap(train_env.step),
+        sample=lambda state, key: sample_update(
+            state.buffer, state.normalizer, key, state.hp.her_future_prob
+        ),
+        learn=gradient_updates,
+        evaluate=lambda state, key: evaluate_policy((state.agent, state.normalizer), key),
+    )

@@ -2,11 +2,16 @@
 
 import jax
 import jax.numpy as jnp
+import mujoco
 import numpy as np
+import pytest
 from mujoco import mjx
 from mujoco_reference import MujocoPanda, forward_kinematics
 
+import envs
 from envs import panda_model
+from envs.arm_dynamics import ArmState
+from envs.chain import KinematicChain
 
 
 def test_reset_ee_position(panda_ee):
@@ -15,19 +20,72 @@ def test_reset_ee_position(panda_ee):
     np.testing.assert_allclose(state.obs["observation"][3:], 0.0, atol=1e-6)
 
 
+def _random_poses(model, count: int, seed: int) -> np.ndarray:
+    low, high = model.jnt_range[:, 0], model.jnt_range[:, 1]
+    return np.random.default_rng(seed).uniform(low, high, size=(count, 7))
+
+
 def test_ee_site_matches_numpy_forward_kinematics(panda_ee):
     env = panda_ee.env
-    rng = np.random.default_rng(0)
-    low, high = env.mj_model.jnt_range[:, 0], env.mj_model.jnt_range[:, 1]
-    qpos = rng.uniform(low, high, size=(100, 7)).astype(np.float32)
-
-    def ee(q):
-        data = mjx.kinematics(env.model, env._neutral.replace(qpos=q))
-        return data.site_xpos[env.mj_model.site(panda_model.EE_SITE).id]
-
-    mjx_ee = np.asarray(jax.jit(jax.vmap(ee))(jnp.asarray(qpos)))
+    qpos = _random_poses(env.mj_model, 100, 0).astype(np.float32)
+    chain_ee = jax.jit(jax.vmap(lambda q: env.chain.site_frame(q)[0]))(jnp.asarray(qpos))
     numpy_ee = np.stack([forward_kinematics(q.astype(np.float64)) for q in qpos])
-    np.testing.assert_allclose(mjx_ee, numpy_ee, atol=1e-5)
+    np.testing.assert_allclose(chain_ee, numpy_ee, atol=1e-5)
+
+
+def test_chain_matches_mujoco_site_frame_and_jacobian(panda_ee):
+    """The chain read out of the MJCF gives MuJoCo's site position, frame and Jacobians."""
+    env, model = panda_ee.env, panda_ee.env.mj_model
+    site = model.site(panda_model.EE_SITE).id
+    qpos = _random_poses(model, 200, 1)
+    frames = jax.jit(jax.vmap(env.chain.site_frame))(jnp.asarray(qpos, jnp.float32))
+    data = mujoco.MjData(model)
+    for i, q in enumerate(qpos):
+        data.qpos[:] = q
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        jacp, jacr = np.zeros((3, 7)), np.zeros((3, 7))
+        mujoco.mj_jacSite(model, data, jacp, jacr, site)
+        expected = (data.site_xpos[site], data.site_xmat[site].reshape(3, 3), jacp, jacr)
+        for got, want in zip(frames, expected, strict=True):
+            np.testing.assert_allclose(np.asarray(got[i]), want, atol=1e-5)
+
+
+def test_chain_refuses_joints_it_does_not_model():
+    model = mujoco.MjModel.from_xml_string(
+        '<mujoco><worldbody><body><freejoint/><geom size="0.1"/><site name="s"/></body>'
+        "</worldbody></mujoco>"
+    )
+    with pytest.raises(ValueError, match="nq=7 != nv=6"):
+        KinematicChain.from_model(model, "s")
+
+
+@pytest.mark.parametrize("name", ["PandaReach", "PandaReachJoints"])
+def test_reduced_physics_step_equals_mjx_step(name):
+    """The MJX stages ArmDynamics calls give mjx.step's qpos and qvel, from random states with
+    random servo targets (what would change if a stage it skips mattered)."""
+    env = envs.make(name)
+    assert not env.dynamics.full
+    model, template = env.model, env.dynamics.template
+    rng = np.random.default_rng(2)
+    qpos = jnp.asarray(_random_poses(env.mj_model, 64, 3), jnp.float32)
+    qvel = jnp.asarray(rng.normal(0.0, 1.0, (64, 7)), jnp.float32)
+    ctrl = jnp.asarray(_random_poses(env.mj_model, 64, 4), jnp.float32)
+
+    def both(q, v, c):
+        data = template.replace(qpos=q, qvel=v, ctrl=c)
+        full = mjx.step(model, data)
+        reduced = env.dynamics.step(ArmState(q, v, data.qacc_warmstart), c)
+        return (full.qpos, full.qvel), (reduced.qpos, reduced.qvel)
+
+    full, reduced = jax.jit(jax.vmap(both))(qpos, qvel, ctrl)
+    for f, r in zip(full, reduced, strict=True):
+        np.testing.assert_allclose(np.asarray(r), np.asarray(f), rtol=1e-6, atol=1e-6)
+
+
+def test_constrained_models_take_the_full_step():
+    assert envs.make("PandaReach", joint_limits=True).dynamics.full
+    assert envs.make("PandaReach", contacts=True).dynamics.full
 
 
 def _compare_rollouts(compiled, actions):

@@ -238,12 +238,15 @@ def bench_compile(args: argparse.Namespace, command: str) -> None:
         except ValueError as error:
             raise SystemExit(str(error)) from None
     print(f"machine: {machine.describe()}", flush=True)
-    results = []
-    for algo in args.algos:
-        for timing in compile_bench.measure(cfg, algo):
-            results.append(timing)
-            print(f"{algo:>5} {timing.program:<24} trace {timing.trace_seconds:5.1f} s, "
-                  f"compile {timing.compile_seconds:5.1f} s", flush=True)  # fmt: skip
+
+    def show(t):
+        print(
+            f"{t.algo:>5} {t.program:<32} trace {t.trace_seconds:5.2f} s, lower "
+            f"{t.lower_seconds:5.2f} s, compile {t.compile_seconds:5.2f} s",
+            flush=True,
+        )
+
+    results = compile_bench.measure(cfg, args.algos, show)
     title = f"Compile time, {cfg.env}"
     report(args, "compile", title, command, compile_bench.table(results), results,
            compile_bench.plot)  # fmt: skip

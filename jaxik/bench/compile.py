@@ -1,69 +1,151 @@
-"""Trace and compile time of each program a training run builds: init, one chunk, and a chunk
-vmapped over 8 seeds, per algorithm. The persistent compilation cache is off."""
+"""Where compile time goes: trace, lower and XLA-compile time of each program a training run
+builds, and of each piece of them compiled alone, with the persistent compilation cache off.
+
+Pieces (at the configuration's shapes): the batched training env step under ee and joints
+control, the IK alone, one evaluation, one HER sample, one gradient update, an iteration's
+updates (``learn``), then the programs a run compiles: ``init``, ``chunk`` and a chunk vmapped
+over 8 seeds. The pieces overlap (a chunk holds them all), so their times do not add up to the
+chunk's; each says what that piece would cost if it were the only one.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxik import outputs, scan, trainer
+import envs
+from jaxik import agents, outputs, scan, trainer
 from jaxik.config import TrainConfig
+
+SEEDS = 8
 
 
 @dataclasses.dataclass
 class CompileTiming:
-    algo: str
+    algo: str  # "all" for pieces that do not depend on the algorithm
     program: str
-    trace_seconds: float
-    compile_seconds: float
+    trace_seconds: float  # Python to jaxpr
+    lower_seconds: float  # jaxpr to StableHLO
+    compile_seconds: float  # XLA: HLO passes and code generation
+
+    @property
+    def total_seconds(self) -> float:
+        return self.trace_seconds + self.lower_seconds + self.compile_seconds
 
 
-def _time(function, *args) -> tuple[float, float]:
+def time_program(function: Callable, *args) -> tuple[float, float, float]:
+    """Seconds to trace, lower and compile ``jax.jit(function)`` for ``args`` (abstract or
+    concrete)."""
     start = time.perf_counter()
-    lowered = jax.jit(function).lower(*args)
-    traced = time.perf_counter() - start
-    start = time.perf_counter()
+    traced = jax.jit(function).trace(*args)
+    after_trace = time.perf_counter()
+    lowered = traced.lower()
+    after_lower = time.perf_counter()
     lowered.compile()
-    return traced, time.perf_counter() - start
+    return after_trace - start, after_lower - after_trace, time.perf_counter() - after_lower
 
 
-def measure(base: TrainConfig, algo: str) -> list[CompileTiming]:
-    cfg = scan.with_values(base, {"algo": algo})
+def _timing(algo: str, name: str, function: Callable, *args) -> CompileTiming:
+    return CompileTiming(algo, name, *time_program(function, *args))
+
+
+def _warm_up() -> None:
+    """JAX's first trace and compile in a process pay one-off costs; keep them out of the table."""
+    jax.jit(lambda x: jnp.sin(x) @ x).lower(jnp.ones((4, 4))).compile()
+
+
+def env_pieces(cfg: TrainConfig) -> list[CompileTiming]:
+    """The batched auto-resetting step under both control types, and the IK alone, at
+    ``num_envs`` (Panda environments only)."""
+    timings = []
+    key = jax.random.key(0)
+    keys = jax.random.split(key, cfg.num_envs)
+    overrides = {k: v for k, v in cfg.env_config.items() if k != "control_type"}
+    for control in ("ee", "joints"):
+        env = envs.AutoResetWrapper(envs.make(cfg.env, control_type=control, **overrides))
+        state = jax.eval_shape(jax.vmap(env.reset), keys)
+        action = jax.ShapeDtypeStruct((cfg.num_envs, env.action_size), jnp.float32)
+        step = jax.vmap(env.step)
+        timings.append(_timing("all", f"env step, {control} control", step, state, action))
+    env = envs.make(cfg.env, control_type="ee", **overrides)
+    qpos = jax.ShapeDtypeStruct((cfg.num_envs, env.mj_model.nq), jnp.float32)
+    action = jax.ShapeDtypeStruct((cfg.num_envs, 3), jnp.float32)
+    timings.append(_timing("all", "IK alone", jax.vmap(env.servo_targets), qpos, action))
+    return timings
+
+
+def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileTiming]:
+    """One update, an iteration's updates, init, chunk and the vmapped chunk of ``algo``; with
+    ``with_shared`` also the evaluation and the HER sample (the same for every algorithm)."""
+    cfg = scan.with_values(cfg, {"algo": algo})
     program = trainer.make_trainer(cfg)
     key = jax.random.key(0)
-    keys = jax.vmap(jax.random.key)(np.arange(8))
     state = jax.eval_shape(program.init, key)
-    states = jax.eval_shape(jax.vmap(program.init), keys)
     timings = []
+    if with_shared:
+        timings.append(_timing("all", "evaluation", program.evaluate, state, key))
+        timings.append(_timing("all", "HER sample", program.sample, state, key))
+    batch = jax.eval_shape(program.sample, state, key)
+    agent = agents.make(cfg, batch.x.shape[-1], batch.action.shape[-1])
+
+    def one_update(state, batch, key):
+        return agent.update(state.agent, batch, key, state.hp)
+
+    keys = jax.vmap(jax.random.key)(np.arange(SEEDS))
+    states = jax.eval_shape(jax.vmap(program.init), keys)
     for name, function, args in (
+        ("one update", one_update, (state, batch, key)),
+        (f"learn ({cfg.updates_per_iteration} updates + samples)", program.learn, (state, key)),
         ("init", program.init, (key,)),
         ("chunk", program.chunk, (state,)),
-        ("chunk, 8 seeds vmapped", jax.vmap(program.chunk), (states,)),
+        (f"chunk, {SEEDS} seeds vmapped", jax.vmap(program.chunk), (states,)),
     ):
-        traced, compiled = _time(function, *args)
-        timings.append(CompileTiming(algo, name, traced, compiled))
+        timings.append(_timing(algo, name, function, *args))
+    return timings
+
+
+def measure(base: TrainConfig, algos: list[str], report: Callable[[CompileTiming], None]):
+    """Every timing, in table order; ``report`` sees each as soon as it is measured."""
+    _warm_up()
+    timings = []
+    pieces = env_pieces(base) if base.env.startswith("Panda") else []
+    for index, algo in enumerate(algos):
+        pieces += algo_pieces(base, algo, with_shared=index == 0)
+        for timing in pieces:
+            report(timing)
+        timings += pieces
+        pieces = []
     return timings
 
 
 def table(timings: list[CompileTiming]) -> str:
-    lines = ["| algorithm | program | trace (s) | compile (s) |", "| --- | --- | ---: | ---: |"]
+    lines = [
+        "| algorithm | program | trace (s) | lower (s) | compile (s) | total (s) |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
     for t in timings:
         lines.append(
-            f"| {t.algo.upper()} | {t.program} | {t.trace_seconds:.1f} | {t.compile_seconds:.1f} |"
+            f"| {t.algo.upper()} | {t.program} | {t.trace_seconds:.2f} | {t.lower_seconds:.2f} "
+            f"| {t.compile_seconds:.2f} | {t.total_seconds:.2f} |"
         )
     return "\n".join(lines)
 
 
 def plot(path, timings: list[CompileTiming]) -> None:
-    with outputs.saved_figure(path, (7, 3.6)) as axis:
+    with outputs.saved_figure(path, (9, 4.2)) as axis:
         labels = [f"{t.algo.upper()}\n{t.program}" for t in timings]
         x = np.arange(len(timings))
-        traced = [t.trace_seconds for t in timings]
-        axis.bar(x, traced, label="trace")
-        axis.bar(x, [t.compile_seconds for t in timings], bottom=traced, label="compile")
-        axis.set_xticks(x, labels, fontsize=6)
+        bottom = np.zeros(len(timings))
+        for name in ("trace", "lower", "compile"):
+            heights = np.asarray([getattr(t, f"{name}_seconds") for t in timings])
+            axis.bar(x, heights, bottom=bottom, label=name)
+            bottom += heights
+        axis.set_xticks(x, labels, fontsize=5, rotation=60, ha="right")
         axis.set(ylabel="seconds")
         axis.legend()
+
