@@ -10,7 +10,9 @@ decides whether to stop. Ctrl-C lets the current chunk finish, saves a checkpoin
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -108,12 +110,40 @@ class HostRecord:
 
 @dataclasses.dataclass(frozen=True)
 class DeviceProgram:
-    """A program's compiled pieces, placed on the device mesh."""
+    """A program's jitted pieces, placed on the device mesh, with the arguments they are
+    compiled for: "init" (seeds, hp) -> TrainState (leading [runs] axis when batched), and the
+    two halves of a chunk, "train" and "eval": state -> (state, metrics [runs])."""
 
-    init: Callable[[], Any]  # () -> TrainState (leading [runs] axis when batched)
-    compile_chunk: Callable[[], Callable]  # () -> compiled chunk: state -> (state, metrics [runs])
+    pieces: dict[str, tuple[Any, tuple]]  # name -> (jitted function, example arguments)
     like: Any  # the state's abstract tree, with shardings (for restoring checkpoints)
     mesh: Any
+
+    def compile(self, names: tuple[str, ...] = ("train", "eval", "init")) -> dict[str, Any]:
+        """The compiled pieces ``names``. XLA compiles them side by side in threads (it releases
+        the GIL) while the next is traced and lowered here: on 2 CPU cores the train and eval
+        halves take about 3/4 of the time they take one after the other."""
+        workers = max(1, min(len(names), os.cpu_count() or 1))
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            futures = {}
+            for name in names:
+                function, args = self.pieces[name]
+                futures[name] = pool.submit(function.lower(*args).compile)
+            return {name: future.result() for name, future in futures.items()}
+
+    def init_state(self, compiled: dict[str, Any]) -> Any:
+        return compiled["init"](*self.pieces["init"][1])
+
+
+def chunk_runner(compiled: dict[str, Any]) -> Callable[[Any], tuple[Any, dict[str, Any]]]:
+    """One chunk on the device: the train half, then the eval half; their metrics merged."""
+    train, evaluate = compiled["train"], compiled["eval"]
+
+    def chunk(state):
+        state, metrics = train(state)
+        state, eval_metrics = evaluate(state)
+        return state, {**metrics, **eval_metrics}
+
+    return chunk
 
 
 def build(program: scan.Program) -> DeviceProgram:
@@ -127,16 +157,24 @@ def build(program: scan.Program) -> DeviceProgram:
         return pieces.init(jax.random.key(seed), hp)
 
     if program.batched:
-        init_fn, chunk_fn = jax.vmap(init_from_seed), jax.vmap(pieces.chunk)
+        init_fn = jax.vmap(init_from_seed)
+        halves = {"train": jax.vmap(pieces.train_part), "eval": jax.vmap(pieces.eval_part)}
         seeds = np.asarray([r.seed for r in runs], np.int32)
         hp = hyperparams.stack(runs)
     else:
         init_fn = init_from_seed
 
-        def chunk_fn(state):
-            state, metrics = pieces.chunk(state)
-            return state, jax.tree.map(lambda x: x[None], metrics)
+        def with_runs_axis(half):
+            def run_half(state):
+                state, metrics = half(state)
+                return state, jax.tree.map(lambda x: x[None], metrics)
 
+            return run_half
+
+        halves = {
+            "train": with_runs_axis(pieces.train_part),
+            "eval": with_runs_axis(pieces.eval_part),
+        }
         seeds, hp = np.asarray(config.seed, np.int32), hyperparams.from_config(config)
     mesh = sharding.make_mesh(len(runs) if program.batched else None, config.num_envs)
     per_run = sharding.run_sharding(mesh, program.batched)
@@ -148,13 +186,19 @@ def build(program: scan.Program) -> DeviceProgram:
     like = jax.tree.map(
         lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings
     )
+    jitted = {
+        name: jax.jit(
+            half, in_shardings=(shardings,), out_shardings=(shardings, per_run), donate_argnums=0
+        )
+        for name, half in halves.items()
+    }
     init = jax.jit(init_fn, in_shardings=(per_run, per_run), out_shardings=shardings)
-    chunk = jax.jit(
-        chunk_fn, in_shardings=(shardings,), out_shardings=(shardings, per_run), donate_argnums=0
-    )
     return DeviceProgram(
-        init=lambda: init.lower(seeds, hp).compile()(seeds, hp),
-        compile_chunk=lambda: chunk.lower(like).compile(),
+        pieces={
+            "train": (jitted["train"], (like,)),
+            "eval": (jitted["eval"], (like,)),
+            "init": (init, (seeds, hp)),
+        },
         like=like,
         mesh=mesh,
     )
@@ -246,10 +290,11 @@ def run_program(
     config, runs = program.config, program.runs
     device = build(program)
     restored = restore(program, out, device.like, console) if resume else None
-    chunk = device.compile_chunk()
+    compiled = device.compile(("train", "eval") if restored else ("train", "eval", "init"))
+    chunk = chunk_runner(compiled)
     if restored is None:
         record = HostRecord(config=program.to_dict(), solved_at=[None] * len(runs))
-        state = device.init()
+        state = device.init_state(compiled)
     else:
         state, record = restored
     store = checkpoint.Checkpoints(out)  # nothing is written before the restore succeeded

@@ -48,7 +48,10 @@ class Trainer:
     init: Callable[..., TrainState]  # (key, hp=None): hp defaults to the config's values
     iterate: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # a chunk's
     # iterations without its evaluation: metrics leaves [iterations_per_eval] (benchmarks)
-    chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
+    chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # = train_part
+    # then eval_part; run.build compiles the two as separate programs, side by side
+    train_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
+    eval_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
     train: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (key, hp=None)
     # The pieces of an iteration and a chunk, for the compile-time breakdown (jaxik.bench):
     env_step: Callable[[State, jax.Array], State]  # the batched auto-resetting training step
@@ -219,19 +222,27 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
     def iterate(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         return jax.lax.scan(iteration, state, None, length=config.iterations_per_eval)
 
-    def chunk(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    def train_part(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        """A chunk's iterations and their metrics (scalars)."""
         state, per_iteration = iterate(state)
-        key, eval_key = jax.random.split(state.key)
         episodes = per_iteration.pop("episodes").sum()
         successes = per_iteration.pop("successes").sum()
-        metrics = {
+        return state, {
             "env_steps": state.iteration * num_envs,
             "train_episodes": episodes,
             "train_success": successes / jnp.maximum(episodes, 1),
             **jax.tree.map(jnp.nanmean, per_iteration),
-            **evaluate_policy((state.agent, state.normalizer), eval_key),
         }
-        return state.replace(key=key), metrics
+
+    def eval_part(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        """A chunk's evaluation of the policy (scalars); the state only draws a new key."""
+        key, eval_key = jax.random.split(state.key)
+        return state.replace(key=key), evaluate_policy((state.agent, state.normalizer), eval_key)
+
+    def chunk(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        state, metrics = train_part(state)
+        state, eval_metrics = eval_part(state)
+        return state, {**metrics, **eval_metrics}
 
     def train(
         key: jax.Array, hp: hyperparams_lib.Hyperparams | None = None
@@ -243,6 +254,8 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
         init=init,
         iterate=iterate,
         chunk=chunk,
+        train_part=train_part,
+        eval_part=eval_part,
         train=train,
         env_step=jax.vmap(train_env.step),
         sample=lambda state, key: sample_update(
