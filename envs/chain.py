@@ -30,8 +30,10 @@ def axis_rotation(axis: jax.Array, angle: jax.Array) -> jax.Array:
     """Rotation by ``angle`` about the unit ``axis`` [3] (Rodrigues): [3, 3]."""
     x, y, z = axis
     cross = jnp.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]], axis.dtype)
-    return jnp.eye(3, dtype=axis.dtype) + jnp.sin(angle) * cross + (1 - jnp.cos(angle)) * (
-        cross @ cross
+    return (
+        jnp.eye(3, dtype=axis.dtype)
+        + jnp.sin(angle) * cross
+        + (1 - jnp.cos(angle)) * (cross @ cross)
     )
 
 

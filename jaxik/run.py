@@ -26,7 +26,17 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jaxik import checkpoint, hyperparams, outputs, platform, scan, sharding, summary, trainer
+from jaxik import (
+    checkpoint,
+    executables,
+    hyperparams,
+    outputs,
+    platform,
+    scan,
+    sharding,
+    summary,
+    trainer,
+)
 from jaxik.checkpoint import CheckpointError
 
 RESUMABLE = ("total_env_steps", "checkpoint_every", "stop_on_success", "success_target")
@@ -117,18 +127,36 @@ class DeviceProgram:
     pieces: dict[str, tuple[Any, tuple]]  # name -> (jitted function, example arguments)
     like: Any  # the state's abstract tree, with shardings (for restoring checkpoints)
     mesh: Any
+    config: dict[str, Any]  # the program's configuration (scan.Program.to_dict)
 
-    def compile(self, names: tuple[str, ...] = ("train", "eval", "init")) -> dict[str, Any]:
-        """The compiled pieces ``names``. XLA compiles them side by side in threads (it releases
-        the GIL) while the next is traced and lowered here: on 2 CPU cores the train and eval
-        halves take about 3/4 of the time they take one after the other."""
-        workers = max(1, min(len(names), os.cpu_count() or 1))
+    def compile(
+        self, names: tuple[str, ...] = ("train", "eval", "init"), cache: Path | None = None
+    ) -> dict[str, Any]:
+        """The compiled pieces ``names``, from ``cache`` (a jaxik.executables directory) where it
+        holds them. XLA compiles the others side by side in threads (it releases the GIL) while
+        the next is traced and lowered here: on 2 CPU cores the train and eval halves take about
+        3/4 of the time they take one after the other."""
+        compiled, missing = {}, {}
+        use_cache = cache is not None and executables.enabled()
+        for name in names:
+            function, args = self.pieces[name]
+            entry = executables.key(self.config, name, args) if use_cache else None
+            found = executables.load(cache, entry) if use_cache else None
+            if found is not None:
+                compiled[name] = found
+            else:
+                missing[name] = entry
+        workers = max(1, min(len(missing), os.cpu_count() or 1))
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             futures = {}
-            for name in names:
+            for name in missing:
                 function, args = self.pieces[name]
                 futures[name] = pool.submit(function.lower(*args).compile)
-            return {name: future.result() for name, future in futures.items()}
+            for name, future in futures.items():
+                compiled[name] = future.result()
+                if use_cache:
+                    executables.store(cache, missing[name], compiled[name])
+        return compiled
 
     def init_state(self, compiled: dict[str, Any]) -> Any:
         return compiled["init"](*self.pieces["init"][1])
@@ -201,6 +229,7 @@ def build(program: scan.Program) -> DeviceProgram:
         },
         like=like,
         mesh=mesh,
+        config=program.to_dict(),
     )
 
 
@@ -230,8 +259,9 @@ def run_scan(
     console = console or Console()
     out = Path(out)
     programs = plan.programs
+    programs_cache = None
     if cache:
-        platform.enable_compilation_cache()
+        programs_cache = Path(platform.enable_compilation_cache()) / "programs"
     if is_main_process():
         outputs.check_writable(out)
         if len(programs) > 1:
@@ -239,7 +269,11 @@ def run_scan(
     summaries = []
     with interrupt or Interrupt() as stop:
         for program in programs:
-            summaries.append(run_program(program, program_dir(out, program), console, resume, stop))
+            summaries.append(
+                run_program(
+                    program, program_dir(out, program), console, resume, stop, programs_cache
+                )
+            )
             if summaries[-1]["interrupted"]:
                 break
     if len(programs) == 1:
@@ -283,14 +317,21 @@ def restore(
 
 
 def run_program(
-    program: scan.Program, out: Path, console: Console, resume: bool, stop: Interrupt
+    program: scan.Program,
+    out: Path,
+    console: Console,
+    resume: bool,
+    stop: Interrupt,
+    programs_cache: Path | None = None,
 ) -> dict[str, Any]:
-    """Trains one program (one run, or a vmapped batch of runs) into ``out``."""
+    """Trains one program (one run, or a vmapped batch of runs) into ``out``; compiled pieces
+    come from and go to ``programs_cache`` (jaxik.executables) when given."""
     start = time.perf_counter()
     config, runs = program.config, program.runs
     device = build(program)
     restored = restore(program, out, device.like, console) if resume else None
-    compiled = device.compile(("train", "eval") if restored else ("train", "eval", "init"))
+    names = ("train", "eval") if restored else ("train", "eval", "init")
+    compiled = device.compile(names, programs_cache)
     chunk = chunk_runner(compiled)
     if restored is None:
         record = HostRecord(config=program.to_dict(), solved_at=[None] * len(runs))

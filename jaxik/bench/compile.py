@@ -148,4 +148,3 @@ def plot(path, timings: list[CompileTiming]) -> None:
         axis.set_xticks(x, labels, fontsize=5, rotation=60, ha="right")
         axis.set(ylabel="seconds")
         axis.legend()
-

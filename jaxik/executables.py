@@ -1,0 +1,137 @@
+"""A disk cache of compiled programs, so that a second run of the same configuration skips tracing,
+lowering and compiling.
+
+JAX's persistent compilation cache (also on, as a fallback) skips XLA's compile, but still traces
+and lowers every program to find its key: about 6 s of a warm ``make train`` on 2 CPU cores.
+Here the key is computed before any tracing, from everything a compiled program depends on:
+
+- the program's configuration, less the settings that never reach the device (the seed, which is
+  an input, and how long to run, when to checkpoint and stop);
+- the piece's name and the shapes, dtypes and shardings of its arguments;
+- the source of jaxik and envs (and the MJCF), the versions of jax, jaxlib, MuJoCo, Brax, Flax,
+  Optax, NumPy and Python, the backend, its devices and ``XLA_FLAGS``.
+
+An entry is a header (format, key, SHA-256 of the payload) and a serialized executable. One that
+is unreadable, truncated, from another key or that fails to load is ignored (and replaced), never
+trusted. Entries hold native code: the cache directory must be as private as the user's files.
+Only single-process runs use it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import json
+import os
+import pickle
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import jax
+
+FORMAT = "jaxik-executable-1"
+PACKAGES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "brax", "flax", "optax", "numpy")
+HOST_ONLY = ("seed", "total_env_steps", "checkpoint_every", "stop_on_success", "success_target")
+"""Settings that never reach a compiled program (the seed is an input array)."""
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def _source_digest() -> str:
+    """SHA-256 over the project's code and model files."""
+    digest = hashlib.sha256()
+    files = [*sorted((ROOT / "jaxik").rglob("*.py")), *sorted((ROOT / "envs").rglob("*"))]
+    for path in files:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def _describe(args: Any) -> str:
+    """The arguments' tree structure, shapes, dtypes and shardings."""
+    leaves, tree = jax.tree.flatten(args)
+    shapes = [
+        (leaf.shape, str(leaf.dtype), str(getattr(leaf, "sharding", None))) for leaf in leaves
+    ]
+    return f"{tree}|{shapes}"
+
+
+def key(config: dict[str, Any], piece: str, args: Any) -> str:
+    """The cache key of ``piece`` of the program ``config`` (scan.Program.to_dict) for ``args``."""
+    backend = jax.devices()[0].client
+    identity = {
+        "format": FORMAT,
+        "config": {k: v for k, v in config.items() if k not in HOST_ONLY},
+        "piece": piece,
+        "args": _describe(args),
+        "source": _source_digest(),
+        "versions": _versions(),
+        "backend": [backend.platform, backend.platform_version],
+        "devices": [str(d) for d in jax.devices()],
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "x64": bool(jax.config.jax_enable_x64),
+    }
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def enabled() -> bool:
+    return jax.process_count() == 1
+
+
+def load(directory: Path, entry: str) -> Any | None:
+    """The compiled program stored under ``entry``, or None (absent, damaged or foreign)."""
+    from jax.experimental import serialize_executable
+
+    path = Path(directory) / f"{entry}.bin"
+    try:
+        with open(path, "rb") as file:
+            header = json.loads(file.readline())
+            payload = file.read()
+        if header != {"format": FORMAT, "key": entry, "sha256": _sha(payload)}:
+            return None
+        blob, in_tree, out_tree = pickle.loads(payload)
+        return serialize_executable.deserialize_and_load(blob, in_tree, out_tree)
+    except FileNotFoundError:
+        return None
+    except Exception as error:  # a damaged entry costs a compile, never a failed run
+        print(f"jaxik: ignoring the cached program {path}: {error!r}", file=sys.stderr)
+        return None
+
+
+def store(directory: Path, entry: str, compiled: Any) -> None:
+    """Saves ``compiled`` under ``entry`` (atomically); a failure only costs the next run time."""
+    from jax.experimental import serialize_executable
+
+    try:
+        payload = pickle.dumps(serialize_executable.serialize(compiled))
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / f"{entry}.{os.getpid()}.partial"
+        header = json.dumps({"format": FORMAT, "key": entry, "sha256": _sha(payload)})
+        with open(partial, "wb") as file:
+            file.write(header.encode() + b"\n")
+            file.write(payload)
+        os.replace(partial, directory / f"{entry}.bin")
+    except Exception as error:
+        print(
+            f"jaxik: could not cache a compiled program in {directory}: {error!r}", file=sys.stderr
+        )
+
+
+def _sha(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()

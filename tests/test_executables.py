@@ -1,0 +1,94 @@
+"""The cache of compiled programs (jaxik.executables): a second build of the same program loads
+every piece without lowering any, runs them to the same numbers, and a damaged or foreign entry
+is ignored and replaced."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from jaxik import executables, run, scan
+
+SMALL = {"env": "PlanarReach", "total_env_steps": 512, "eval_every": 256, "learning_starts": 128}
+NAMES = ("train", "eval", "init")
+
+
+class NotLowered:
+    """Stands in for a jitted piece that the cache must make unnecessary."""
+
+    def lower(self, *args):
+        raise AssertionError("lowered a piece the cache holds")
+
+
+def program(**overrides):
+    return scan.load(None, {**SMALL, **overrides}).programs[0]
+
+
+def one_chunk(device, compiled):
+    _, metrics = run.chunk_runner(compiled)(device.init_state(compiled))
+    return jax.device_get(metrics)
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """A cache filled by one build, and that build's first chunk."""
+    cache = tmp_path_factory.mktemp("programs")
+    device = run.build(program())
+    metrics = one_chunk(device, device.compile(NAMES, cache))
+    return cache, metrics
+
+
+def test_a_second_build_loads_every_piece_and_computes_the_same(filled):
+    cache, expected = filled
+    assert len(list(cache.glob("*.bin"))) == len(NAMES)
+    device = run.build(program())
+    blind = dataclasses.replace(
+        device, pieces={name: (NotLowered(), args) for name, (_, args) in device.pieces.items()}
+    )
+    metrics = one_chunk(device, blind.compile(NAMES, cache))
+    assert metrics.keys() == expected.keys()
+    for name in expected:
+        np.testing.assert_array_equal(metrics[name], expected[name], err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"",
+        lambda data: data[: len(data) // 2],  # a write cut short
+        lambda data: data[:-10] + b"0123456789",  # payload changed: the checksum differs
+        lambda data: b'{"format": "something else"}\n' + data.split(b"\n", 1)[1],
+    ],
+    ids=["empty", "truncated", "corrupt", "foreign header"],
+)
+def test_a_damaged_entry_is_ignored_and_replaced(tmp_path, filled, damage):
+    cache, _ = filled
+    for path in cache.glob("*.bin"):
+        (tmp_path / path.name).write_bytes(damage(path.read_bytes()))
+    device = run.build(program())
+    compiled = device.compile(NAMES, tmp_path)  # lowers and compiles again
+    assert set(compiled) == set(NAMES)
+    for path in cache.glob("*.bin"):
+        entry = path.name.removesuffix(".bin")
+        assert executables.load(tmp_path, entry) is not None, "the entry was not replaced"
+
+
+def test_an_entry_under_another_key_is_not_loaded(tmp_path, filled):
+    cache, _ = filled
+    path = next(cache.glob("*.bin"))
+    (tmp_path / ("0" * 64 + ".bin")).write_bytes(path.read_bytes())
+    assert executables.load(tmp_path, "0" * 64) is None
+
+
+def test_the_key_follows_what_reaches_the_device():
+    device = run.build(program())
+    _, args = device.pieces["train"]
+
+    def key(**overrides):
+        return executables.key(program(**overrides).to_dict(), "train", args)
+
+    assert key() == key(seed=5, total_env_steps=4096, stop_on_success=True)
+    assert key() != key(batch_size=128)
+    assert key() != key(gamma=0.9)  # a float hyperparameter: safe to recompile
+    assert key() != executables.key(program().to_dict(), "eval", args)
