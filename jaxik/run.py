@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -174,10 +175,36 @@ def chunk_runner(compiled: dict[str, Any]) -> Callable[[Any], tuple[Any, dict[st
     return chunk
 
 
+def vmap_runs(part: Callable) -> Callable:
+    """``jax.vmap(part)`` over a program's runs, with the lockstep counters shared.
+
+    Every integer scalar of a run's state is a counter that all runs of a program advance
+    together (iterations, gradient updates, Adam's step count, rows written into the buffer).
+    Under a plain vmap they are batched, and so is any ``lax.cond`` predicate made from them
+    (warm-up, TD3's policy delay): the cond then runs both branches for every run. Here each
+    run sees run 0's counters, unbatched, so those conds stay conds; the counters come out
+    broadcast to every run, as they went in.
+    """
+
+    def run_all(states):
+        leaves, tree = jax.tree.flatten(states)
+        counter = [leaf.ndim == 1 and jnp.issubdtype(leaf.dtype, jnp.integer) for leaf in leaves]
+        shared = [leaf[0] if c else None for leaf, c in zip(leaves, counter, strict=True)]
+
+        def one(state):
+            own = jax.tree.leaves(state)
+            mixed = [o if s is None else s for s, o in zip(shared, own, strict=True)]
+            return part(jax.tree.unflatten(tree, mixed))
+
+        return jax.vmap(one)(states)
+
+    return run_all
+
+
 def build(program: scan.Program) -> DeviceProgram:
-    """Traces ``program`` for all its runs. Several runs are vmapped; a single run is compiled
-    unbatched (under vmap, lax.cond's predicate is batched and both branches would run) and its
-    metrics get the runs axis here, so the host sees the same shapes either way."""
+    """Traces ``program`` for all its runs. Several runs are vmapped (``vmap_runs``); a single
+    run is compiled unbatched and its metrics get the runs axis here, so the host sees the same
+    shapes either way."""
     config, runs = program.config, program.runs
     pieces = trainer.make_trainer(config)
 
@@ -186,7 +213,7 @@ def build(program: scan.Program) -> DeviceProgram:
 
     if program.batched:
         init_fn = jax.vmap(init_from_seed)
-        halves = {"train": jax.vmap(pieces.train_part), "eval": jax.vmap(pieces.eval_part)}
+        halves = {"train": vmap_runs(pieces.train_part), "eval": vmap_runs(pieces.eval_part)}
         seeds = np.asarray([r.seed for r in runs], np.int32)
         hp = hyperparams.stack(runs)
     else:
