@@ -1,9 +1,9 @@
 """A disk cache of compiled programs, so that a second run of the same configuration skips tracing,
 lowering and compiling.
 
-JAX's persistent compilation cache (also on, as a fallback) skips XLA's compile, but still traces
-and lowers every program to find its key: about 6 s of a warm ``make train`` on 2 CPU cores.
-Here the key is computed before any tracing, from everything a compiled program depends on:
+JAX's persistent compilation cache skips XLA's compile, but still traces and lowers every program
+to find its key: about 6 s of a warm ``make train`` on 2 CPU cores. Here the key is computed
+before any tracing, from everything a compiled program depends on:
 
 - the program's configuration, less the settings that never reach the device (the seed, which is
   an input, and how long to run, when to checkpoint and stop);
@@ -15,6 +15,10 @@ An entry is a header (format, key, SHA-256 of the payload) and a serialized exec
 is unreadable, truncated, from another key or that fails to load is ignored (and replaced), never
 trusted. Entries hold native code: the cache directory must be as private as the user's files.
 Only single-process runs use it.
+
+JAX's persistent cache stays off: an executable that JAX loaded from it serializes without some of
+its kernels (jaxlib 0.10.2: "Function broadcast_add_fusion.51 not found" when the copy runs), so
+nothing is stored while it is on (``store``).
 """
 
 from __future__ import annotations
@@ -90,7 +94,8 @@ def key(config: dict[str, Any], piece: str, args: Any) -> str:
 
 
 def enabled() -> bool:
-    return jax.process_count() == 1
+    """Single-process runs, with JAX's own persistent cache off (see above)."""
+    return jax.process_count() == 1 and not jax.config.jax_compilation_cache_dir
 
 
 def load(directory: Path, entry: str) -> Any | None:

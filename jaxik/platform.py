@@ -16,6 +16,7 @@ import importlib.metadata
 import os
 import sys
 import warnings
+from pathlib import Path
 
 CPU_XLA_FLAGS = (
     "--xla_cpu_use_fusion_emitters=false",
@@ -76,16 +77,8 @@ def configure_xla_flags() -> list[str]:
     return added
 
 
-def enable_compilation_cache(directory: str | None = None) -> str:
-    """Keeps compiled programs on disk so a second run of the same configuration skips most of
-    its compilation. ``directory`` defaults to $JAXIK_CACHE_DIR or ~/.cache/jaxik/xla."""
-    import jax
-
-    directory = (
-        directory
-        or os.environ.get("JAXIK_CACHE_DIR")
-        or os.path.join(os.path.expanduser("~"), ".cache", "jaxik", "xla")
-    )
-    jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    return directory
+def cache_dir() -> Path:
+    """Where compiled programs are kept between runs (jaxik.executables): $JAXIK_CACHE_DIR, or
+    ~/.cache/jaxik/programs."""
+    configured = os.environ.get("JAXIK_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "jaxik" / "programs"

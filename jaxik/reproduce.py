@@ -228,10 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         for algo in args.algos
     }  # every config is validated before the first compilation
 
-    from jaxik import outputs, platform
+    from jaxik import outputs
     from jaxik.bench import machine
 
-    platform.enable_compilation_cache()
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results: dict = {"settings": {}}

@@ -286,9 +286,7 @@ def run_scan(
     console = console or Console()
     out = Path(out)
     programs = plan.programs
-    programs_cache = None
-    if cache:
-        programs_cache = Path(platform.enable_compilation_cache()) / "programs"
+    programs_cache = platform.cache_dir() if cache else None
     if is_main_process():
         outputs.check_writable(out)
         if len(programs) > 1:

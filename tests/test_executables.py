@@ -92,3 +92,13 @@ def test_the_key_follows_what_reaches_the_device():
     assert key() != key(batch_size=128)
     assert key() != key(gamma=0.9)  # a float hyperparameter: safe to recompile
     assert key() != executables.key(program().to_dict(), "eval", args)
+
+
+def test_nothing_is_cached_while_jaxs_own_persistent_cache_is_on(tmp_path):
+    """A program JAX loaded from its cache serializes without some kernels: never store one."""
+    assert executables.enabled()
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path))
+    try:
+        assert not executables.enabled()
+    finally:
+        jax.config.update("jax_compilation_cache_dir", None)
