@@ -269,7 +269,7 @@ def bench_time_to_target(args: argparse.Namespace, command: str) -> None:
     )
     text, extra = time_to_target.table(timings), None
     if args.vs_pandagym:
-        sb3 = vs_pandagym.time_to_target(cfg)
+        sb3 = vs_pandagym.time_to_target_process(args.config, args.overrides)
         extra = {"stable_baselines3": dataclasses.asdict(sb3)}
         text += "\n\n" + time_to_target.comparison(timings, sb3)
     report(args, "time-to-target", title, command, text, timings, time_to_target.plot, extra)

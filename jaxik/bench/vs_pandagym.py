@@ -10,14 +10,21 @@ invocation (``--vs-pandagym``). Needs the optional extra ``compare``:
   and SB3's usual one gradient update per environment step. Every ``eval_every`` environment
   steps the deterministic policy is evaluated on ``num_eval_envs`` episodes, success read at each
   episode's end; the training clock stops during evaluation.
+- ``time_to_target_process``: the same in a fresh process (``python -m
+  jaxik.bench.vs_pandagym``), timed from before its start to its exit, imports and evaluations
+  included: what ``time-to-target`` measures of ``train.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from jaxik.config import TrainConfig
 
@@ -71,6 +78,7 @@ class Sb3Timing:
     env_steps: int  # at the evaluation that reached the target, or when the budget ran out
     train_seconds: float  # to that evaluation, evaluations excluded
     eval_success: float
+    process_seconds: float | None = None  # the whole process, start to exit (in a subprocess)
 
 
 def time_to_target(cfg: TrainConfig, eval_every: int = 1_000) -> Sb3Timing:
@@ -134,3 +142,22 @@ def time_to_target(cfg: TrainConfig, eval_every: int = 1_000) -> Sb3Timing:
         if success >= cfg.success_target:
             return Sb3Timing(cfg.algo, True, steps, train_seconds, success)
     return Sb3Timing(cfg.algo, False, steps, train_seconds, success)
+
+
+def time_to_target_process(config: Path, overrides: list[str]) -> Sb3Timing:
+    """``time_to_target`` in a fresh Python process, with its start-to-exit time."""
+    command = [sys.executable, "-m", "jaxik.bench.vs_pandagym", str(config), *overrides]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    return Sb3Timing(**{**values, "process_seconds": seconds})
+
+
+if __name__ == "__main__":
+    from jaxik import config as config_lib
+
+    timing = time_to_target(config_lib.load(Path(sys.argv[1]), sys.argv[2:]))
+    print(json.dumps(dataclasses.asdict(timing)))
