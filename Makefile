@@ -15,12 +15,13 @@ $(INSTALLED): pyproject.toml $(LOCK)
 	touch $(INSTALLED)
 
 # Re-resolve constraints.txt: the newest versions pyproject.toml's ranges admit, in a fresh venv.
+# setuptools is left out: a venv brings its own, and torch (the compare extra) needs a newer one.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install -q --upgrade pip
 	.lock-venv/bin/python -m pip install -q ".[dev]"
 	head -3 $(LOCK) > .lock-new
-	.lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v '^jaxik' >> .lock-new
+	.lock-venv/bin/python -m pip freeze --all --exclude-editable | grep -v -e '^jaxik' -e '^setuptools==' >> .lock-new
 	mv .lock-new $(LOCK) && rm -rf .lock-venv
 
 install: $(INSTALLED)
