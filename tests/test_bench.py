@@ -30,13 +30,22 @@ def test_a_subcommand_writes_json_png_and_its_markdown_section(tmp_path):
             "env=PlanarReach"]  # fmt: skip
     bench.main(args)
     record = json.loads((tmp_path / "compile.json").read_text())
-    assert [r["program"] for r in record["results"]] == ["init", "chunk", "chunk, 8 seeds vmapped"]
+    programs = [r["program"] for r in record["results"]]
+    assert programs == [
+        "evaluation", "HER sample", "one update", "learn (4 updates + samples)", "init",
+        "train half of a chunk (a program)", "eval half of a chunk (a program)",
+        "chunk as one program", "train half, 8 seeds vmapped",
+    ]  # fmt: skip
+    for r in record["results"]:
+        assert r["total_seconds"] == pytest.approx(
+            r["trace_seconds"] + r["lower_seconds"] + r["compile_seconds"]
+        )
     assert record["command"].endswith("env=PlanarReach")
     assert (tmp_path / "compile.png").stat().st_size > 5_000
     text = markdown.read_text()
-    assert "kept" in text and "| TD3 | chunk |" in text
+    assert "kept" in text and "| TD3 | chunk as one program |" in text
     bench.main(args)  # a second run replaces its section instead of adding one
-    assert markdown.read_text().count("| TD3 | chunk |") == 1
+    assert markdown.read_text().count("| TD3 | chunk as one program |") == 1
 
 
 @pytest.mark.parametrize(
