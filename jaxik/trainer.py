@@ -3,9 +3,10 @@
 ``make_train(config)`` returns a pure ``train(key, hp=None) -> (TrainState, metrics)`` that
 ``jax.jit`` and ``jax.vmap`` (over keys, and over stacked ``Hyperparams``) accept whole. The float
 hyperparameters are leaves of the state (``state.hp``), so one compiled program serves any of
-their values. ``make_trainer`` exposes its two pieces, ``init`` and
-``chunk``, for a host loop that logs and saves between chunks: a chunk is ``iterations_per_eval``
-iterations followed by one evaluation, and every chunk is the same compiled program.
+their values. ``make_trainer`` exposes its pieces, ``init`` and ``chunk``, for a host loop that
+logs and saves between chunks: a chunk is ``iterations_per_eval`` iterations (``train_part``)
+followed by one evaluation (``eval_part``), and every chunk is the same compiled program (jaxik.run
+compiles the two parts as two programs, at the same time).
 
 An iteration: every training environment takes one step (uniform random actions for the first
 ``learning_starts`` environment steps, then the policy plus exploration), the transitions go into
