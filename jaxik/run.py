@@ -2,9 +2,9 @@
 
 There is one host path. Every program is a scan of one or more runs (a single run is a scan of
 one): the device runs one chunk (``iterations_per_eval`` iterations, then an evaluation: two
-compiled programs, built side by side) per call for all runs of the program, and returns metrics
-with a leading [runs] axis; compiled programs are kept on disk (jaxik.executables). Between calls the
-host writes metrics rows, updates the progress bar, saves checkpoints with its ``HostRecord`` and
+compiled programs, built side by side and kept on disk by jaxik.executables) per call for all
+runs of the program, and returns metrics with a leading [runs] axis. Between calls the host
+writes metrics rows, updates the progress bar, saves checkpoints with its ``HostRecord`` and
 decides whether to stop. Ctrl-C lets the current chunk finish, saves a checkpoint and returns;
 ``train.py --resume`` continues from it exactly.
 """
