@@ -14,6 +14,7 @@ checkpoint and exits with status 130; --resume continues exactly where it stoppe
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -86,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run.run_scan(plan, out, resume=args.resume is not None)
     except (CheckpointError, OutputError) as error:
+        # orbax's failed background writes leave asyncio tasks whose errors are logged when the
+        # tasks are collected; collect them now, so that this message is the last line.
+        gc.collect()
         print(f"{out}: {error}", file=sys.stderr)
         return 2
     if result["interrupted"]:
