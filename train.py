@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
+import os
 import sys
+import threading
 from pathlib import Path
 
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
@@ -24,6 +27,18 @@ from jaxik.checkpoint import CheckpointError
 from jaxik.outputs import OutputError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
+
+
+def settle_background_writes() -> None:
+    """Lets orbax's failed background writes report before our error, so that it is the last
+    line: their threads print tracebacks when they end (the interpreter would wait for them at
+    exit anyway), and their asyncio tasks log "exception was never retrieved" when collected
+    (now; any left at exit stay unlogged, since our message carries the error)."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(timeout=60)
+    gc.collect()
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run.run_scan(plan, out, resume=args.resume is not None)
     except (CheckpointError, OutputError) as error:
-        # orbax's failed background writes leave asyncio tasks whose errors are logged when the
-        # tasks are collected; collect them now, so that this message is the last line.
-        gc.collect()
+        settle_background_writes()
         print(f"{out}: {error}", file=sys.stderr)
         return 2
     if result["interrupted"]:
@@ -100,4 +113,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if status == 2:
+        # An error was printed last; end here, before interpreter shutdown lets orbax's failed
+        # background threads print their tracebacks after it. Files are closed, and a
+        # checkpoint is complete or absent (orbax renames it into place when done).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
