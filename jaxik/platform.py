@@ -82,3 +82,23 @@ def cache_dir() -> Path:
     ~/.cache/jaxik/programs."""
     configured = os.environ.get("JAXIK_CACHE_DIR")
     return Path(configured) if configured else Path.home() / ".cache" / "jaxik" / "programs"
+
+
+WARP_IMPORT_NOTICES = ("Failed to import warp:", "Failed to import mujoco_warp:")
+
+
+def import_mjx_quietly() -> None:
+    """Imports ``mujoco.mjx`` without the lines it prints when NVIDIA Warp is not installed
+    ("Failed to import warp: ..."): Warp is an optional MJX backend this project does not use.
+    Anything else printed during the import is passed on."""
+    if "mujoco.mjx" in sys.modules:
+        return
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        import mujoco.mjx  # noqa: F401
+    for line in printed.getvalue().splitlines():
+        if not line.startswith(WARP_IMPORT_NOTICES):
+            print(line)
