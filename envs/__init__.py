@@ -10,6 +10,7 @@ train_env = envs.AutoResetWrapper(env)        # new goal at every reset, final o
 import jaxik.platform as _platform
 
 _platform.configure_xla_flags()
+_platform.configure_mujoco_gl()
 _platform.import_mjx_quietly()
 
 from envs.registry import ENV_NAMES, make, make_config  # noqa: E402

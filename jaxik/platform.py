@@ -102,3 +102,20 @@ def import_mjx_quietly() -> None:
     for line in printed.getvalue().splitlines():
         if not line.startswith(WARP_IMPORT_NOTICES):
             print(line)
+
+
+def configure_mujoco_gl() -> str | None:
+    """Chooses MuJoCo's OpenGL backend for offscreen rendering where the user has not: on Linux
+    without a display, EGL if its library is found, else OSMesa. MuJoCo reads ``MUJOCO_GL`` when
+    it is first imported, so this runs before that. Returns the backend set, if any."""
+    if "MUJOCO_GL" in os.environ or not sys.platform.startswith("linux"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    import ctypes.util
+
+    for backend, library in (("egl", "EGL"), ("osmesa", "OSMesa")):
+        if ctypes.util.find_library(library):
+            os.environ["MUJOCO_GL"] = backend
+            return backend
+    return None

@@ -61,6 +61,30 @@ class Trainer:
     evaluate: Callable[[TrainState, jax.Array], dict[str, jax.Array]]  # one evaluation
 
 
+def raw_input(observation: jax.Array, goal: jax.Array) -> jax.Array:
+    """[..., obs_dim], [..., goal_dim] -> [..., in_dim], before normalisation."""
+    return jnp.concatenate([observation, goal], axis=-1)
+
+
+def network_input(
+    config: TrainConfig, normalizer: normalizer_lib.Normalizer, observation, goal
+) -> jax.Array:
+    """[..., obs_dim], [..., goal_dim] -> [..., in_dim], as the networks see it."""
+    x = raw_input(observation, goal)
+    if config.normalize_observations:
+        x = normalizer_lib.normalize(normalizer, x, config.observation_clip)
+    return x
+
+
+def greedy_action(
+    config: TrainConfig, agent: agents.Agent, agent_state, normalizer, obs: dict
+) -> jax.Array:
+    """The deterministic action for a batch of observation dicts: [n, ...] -> [n, action_size]
+    (SAC: tanh of its Gaussian's mean). What evaluation, jaxik.policy and the render use."""
+    x = network_input(config, normalizer, obs["observation"], obs["desired_goal"])
+    return agent.act(agent_state, x, jax.random.key(0), explore=False)
+
+
 def make_train(config: TrainConfig) -> Callable[..., tuple[TrainState, dict]]:
     """A pure ``train(key, hp=None)``: metrics leaves are [num_evals], one per evaluation."""
     return make_trainer(config).train
@@ -79,21 +103,12 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
     num_envs = config.num_envs
     deterministic = config.algo in ("ddpg", "td3")
 
-    def raw_input(observation, goal):
-        """[..., obs_dim], [..., goal_dim] -> [..., in_dim], before normalisation."""
-        return jnp.concatenate([observation, goal], axis=-1)
-
     def policy_input(normalizer, observation, goal):
-        """[..., obs_dim], [..., goal_dim] -> [..., in_dim], as the networks see it."""
-        x = raw_input(observation, goal)
-        if config.normalize_observations:
-            x = normalizer_lib.normalize(normalizer, x, config.observation_clip)
-        return x
+        return network_input(config, normalizer, observation, goal)
 
     def greedy_policy(params, obs):
         agent_state, normalizer = params
-        x = policy_input(normalizer, obs["observation"], obs["desired_goal"])
-        return agent.act(agent_state, x, jax.random.key(0), explore=False)
+        return greedy_action(config, agent, agent_state, normalizer, obs)
 
     evaluate_policy = evaluation.make_evaluate(env, config.num_eval_envs, greedy_policy)
 

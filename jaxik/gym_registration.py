@@ -1,0 +1,41 @@
+"""The gymnasium ids ``import jaxik`` registers, as ``import panda_gym`` registers PandaReach-v3:
+
+    jaxik/PandaReach-v0, jaxik/PandaReachDense-v0, jaxik/PandaReachJoints-v0,
+    jaxik/PandaReachJointsDense-v0, jaxik/PlanarReach-v0, jaxik/PlanarReachDense-v0
+
+``gymnasium.make(id, **env_config)`` gives a ``gymnasium.Env`` and ``gymnasium.make_vec(id,
+num_envs=N)`` a ``gymnasium.vector.VectorEnv`` of one jitted, vmapped MJX batch (jaxik.gym_envs).
+Registering imports neither JAX nor MuJoCo: they load when an environment is made.
+"""
+
+from __future__ import annotations
+
+TASKS = (
+    "PandaReach",
+    "PandaReachDense",
+    "PandaReachJoints",
+    "PandaReachJointsDense",
+    "PlanarReach",
+    "PlanarReachDense",
+)
+NAMESPACE = "jaxik"
+VERSION = 0
+
+
+def gym_id(task: str) -> str:
+    return f"{NAMESPACE}/{task}-v{VERSION}"
+
+
+def register() -> None:
+    """Registers every task with gymnasium (again harmlessly: ids already there are kept)."""
+    import gymnasium
+
+    for task in TASKS:
+        if gym_id(task) in gymnasium.registry:
+            continue
+        gymnasium.register(
+            id=gym_id(task),
+            entry_point="jaxik.gym_envs:ReachEnv",
+            vector_entry_point="jaxik.gym_envs:ReachVectorEnv",
+            kwargs={"task": task},
+        )
