@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LOCK := constraints.txt
 
-.PHONY: install install-compare train test test-slow lint bench bench-train bench-compare reproduce lock
+.PHONY: install install-compare install-render train render test test-slow lint bench bench-train bench-compare reproduce lock
 
 $(INSTALLED): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,23 @@ lock:
 install: $(INSTALLED)
 
 train: $(INSTALLED)
-	$(BIN)/python train.py --config configs/default.yaml
+	$(BIN)/python train.py --config configs/default.yaml --out runs/default
+
+# A GIF of the policy `make train` learned (python -m jaxik.render; needs OpenGL: EGL or OSMesa).
+render: $(INSTALLED)
+	$(BIN)/python -m jaxik.render runs/default --out runs/default/rollout.gif
+
+# OpenGL for MuJoCo's offscreen renderer, where this machine's package manager can install it.
+install-render:
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -q libegl1 libgl1 libosmesa6; \
+	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
+		sudo apt-get install -y -q libegl1 libgl1 libosmesa6; \
+	else \
+		echo "Install EGL or OSMesa with your system's package manager (Debian/Ubuntu:" \
+			"libegl1 libgl1 libosmesa6; Fedora: mesa-libEGL mesa-libOSMesa), then run" \
+			"again; MUJOCO_GL=egl or MUJOCO_GL=osmesa picks one. macOS needs nothing."; \
+	fi
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
