@@ -84,3 +84,44 @@ def test_vs_pandagym_refuses_what_panda_gym_cannot_match(overrides, message):
         vs_pandagym.env_id(config.load(None, overrides))
     assert message in str(stop.value)
     assert vs_pandagym.env_id(config.load(None, {"env": "PandaReachDense"})) == "PandaReachDense-v3"
+
+
+def test_ik_bench_planar_methods_solve_and_write_their_table(tmp_path):
+    """FABRIK solves every reachable goal to under a millimetre; the DLS controller reaches most
+    goals within its 50 steps; the table and section are written."""
+    markdown = tmp_path / "BENCHMARKS.md"
+    bench.main(["ik", "--arms", "planar", "--goals", "64", "--batch", "128",
+                "--out", str(tmp_path), "--markdown", str(markdown)])  # fmt: skip
+    results = {r["method"]: r for r in json.loads((tmp_path / "ik.json").read_text())["results"]}
+    fabrik, control = results["FABRIK solve"], results["DLS control (PlanarReach)"]
+    assert fabrik["success"] == 1.0 and fabrik["error_mm_p95"] < 1.0
+    assert control["success"] >= 0.8 and control["steps_median"] >= 1
+    assert control["batch"] == 128 and control["us_per_goal_batch"] > 0
+    assert "| Planar | FABRIK solve | 100.0% |" in markdown.read_text()
+
+
+def test_panda_dls_solve_reaches_goals_within_the_joint_limits():
+    import jax
+
+    import envs
+    from jaxik.bench import ik
+
+    env = envs.make("PandaReach")
+    goals = ik.held_out_goals(env, 32)
+    reached, distance, iterations, violated = jax.jit(jax.vmap(ik.panda_dls_solve(env)))(goals)
+    assert bool(reached.all()) and float(distance.max()) < 1e-3
+    assert not bool(violated.any()) and int(iterations.max()) < 200
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ik", "--goals", "0"], "--goals: '0' is not a positive integer"),
+        (["ik", "--arms", "scara"], "--arms: 'scara' is not one of"),
+        (["ik", "--policy", "/nonexistent"], "no config.yaml"),
+    ],
+)
+def test_ik_bench_bad_input_stops_before_compiling(args, message):
+    with pytest.raises(SystemExit) as stop:
+        bench.main(args)
+    assert message in str(stop.value)

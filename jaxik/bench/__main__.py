@@ -7,6 +7,7 @@ python -m jaxik.bench train [--envs 16 64 256 1024] [--batch-sizes 256 1024] [ke
 python -m jaxik.bench seeds [--seeds 1 8 64] [key=value ...]
 python -m jaxik.bench compile [--algos ddpg td3 sac] [key=value ...]
 python -m jaxik.bench time-to-target [key=value ...]
+python -m jaxik.bench ik [--policy RUN_DIR] [--run 0] [--goals 1000]
 
 key=value settings apply over --config (default configs/default.yaml). ``env --vs-pandagym`` and
 ``time-to-target --vs-pandagym`` also run the panda-gym + Stable-Baselines3 equivalent in the same
@@ -73,6 +74,18 @@ def main(argv: list[str] | None = None) -> None:
         command = add(name, help_text)
         command.add_argument("--config", type=Path, default=ROOT / "configs" / "default.yaml")
         command.add_argument("overrides", nargs="*", help="key=value settings over the config")
+    ik_parser = add("ik", "a learned policy against DLS IK and FABRIK on the same goals")
+    ik_parser.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="a train.py run folder; its policy joins its arm's table",
+    )
+    ik_parser.add_argument("--run", type=int, default=0, help="which run of a scan folder")
+    ik_parser.add_argument("--goals", default="1000", help="held-out goals per arm")
+    ik_parser.add_argument("--batch", default="4096", help="goals in the batched timing")
+    ik_parser.add_argument("--arms", nargs="+", default=["panda", "planar"])
     sub.choices["train"].add_argument("--envs", nargs="+", default=["16", "64", "256", "1024"])
     sub.choices["train"].add_argument("--batch-sizes", nargs="+", default=["256", "1024"])
     sub.choices["seeds"].add_argument("--seeds", nargs="+", default=["1", "8", "64"])
@@ -90,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         "seeds": bench_seeds,
         "compile": bench_compile,
         "time-to-target": bench_time_to_target,
+        "ik": bench_ik,
     }[args.command](args, command.strip())
 
 
@@ -273,6 +287,36 @@ def bench_time_to_target(args: argparse.Namespace, command: str) -> None:
         extra = {"stable_baselines3": dataclasses.asdict(sb3)}
         text += "\n\n" + time_to_target.comparison(timings, sb3)
     report(args, "time-to-target", title, command, text, timings, time_to_target.plot, extra)
+
+
+def bench_ik(args: argparse.Namespace, command: str) -> None:
+    from jaxik import policy as policy_lib
+    from jaxik.bench import ik as ik_bench
+
+    (count,) = _positive_ints("--goals", [args.goals])
+    (batch,) = _positive_ints("--batch", [args.batch])
+    for arm in args.arms:
+        if arm not in ik_bench.ARMS:
+            raise SystemExit(f"--arms: {arm!r} is not one of {list(ik_bench.ARMS)}")
+    policy = None
+    if args.policy is not None:
+        try:
+            policy = policy_lib.load(args.policy, run=args.run)
+        except ValueError as error:
+            raise SystemExit(f"--policy {args.policy}: {error}") from None
+    print(f"machine: {machine.describe()}", flush=True)
+
+    def show(r):
+        print(
+            f"{r.task:>6} {r.method:<36} success {r.success:6.1%}, error median "
+            f"{r.error_mm_median:7.1f} mm, one goal {r.ms_single:8.2f} ms, "
+            f"{r.us_per_goal_batch:8.1f} us/goal at {batch}",
+            flush=True,
+        )
+
+    results = ik_bench.measure(policy, count, show, args.arms, batch)
+    title = f"Learned policy against classical IK, {count:,} held-out goals"
+    report(args, "ik", title, command, ik_bench.table(results), results, ik_bench.plot)
 
 
 if __name__ == "__main__":
