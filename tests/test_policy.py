@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import jax
 import numpy as np
 import pytest
@@ -69,6 +70,11 @@ def test_actions_for_single_batched_numpy_and_jax_inputs(two_seeds):
     assert single.shape == (2,)
     np.testing.assert_allclose(single, from_numpy[2], atol=1e-6)
     assert np.abs(from_numpy).max() <= 1.0
+    gym_env = gym.make("jaxik/PlanarReach-v0")  # the gymnasium env's observations work as they are
+    obs, _ = gym_env.reset(seed=0)
+    action = act(obs)
+    assert gym_env.action_space.contains(action)
+    gym_env.step(action)
 
 
 @pytest.mark.parametrize("algo", ["ddpg", "sac"])
