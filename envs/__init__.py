@@ -7,7 +7,7 @@ env = envs.make("PandaReach", terminate_on_success=False)
 train_env = envs.AutoResetWrapper(env)        # new goal at every reset, final obs kept
 """
 
-import jaxik.platform as _platform
+from envs import platform as _platform
 
 _platform.configure_xla_flags()
 _platform.configure_mujoco_gl()

@@ -1,7 +1,7 @@
 """Pictures of reach states: RGB frames [height, width, 3] uint8, goal marked.
 
 ``FrameRenderer(env)`` draws PandaReach states with MuJoCo's offscreen renderer (OpenGL through
-EGL or OSMesa when there is no display; see ``jaxik.platform.configure_mujoco_gl``) and
+EGL or OSMesa when there is no display; see ``envs.platform.configure_mujoco_gl``) and
 PlanarReach states with Pillow. The goal is a translucent green sphere (disc) the size of the
 success radius: the arm has succeeded when its grasp point (fingertip) is inside it.
 """

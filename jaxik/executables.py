@@ -43,6 +43,13 @@ HOST_ONLY = ("seed", "total_env_steps", "checkpoint_every", "stop_on_success", "
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def cache_dir() -> Path:
+    """Where compiled programs are kept between runs: $JAXIK_CACHE_DIR, or
+    ~/.cache/jaxik/programs."""
+    configured = os.environ.get("JAXIK_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "jaxik" / "programs"
+
+
 @functools.cache
 def _source_digest() -> str:
     """SHA-256 over the project's code and model files."""

@@ -33,7 +33,6 @@ from jaxik import (
     executables,
     hyperparams,
     outputs,
-    platform,
     scan,
     sharding,
     summary,
@@ -287,7 +286,7 @@ def run_scan(
     console = console or Console()
     out = Path(out)
     programs = plan.programs
-    programs_cache = platform.cache_dir() if cache else None
+    programs_cache = executables.cache_dir() if cache else None
     if is_main_process():
         outputs.check_writable(out)
         if len(programs) > 1:

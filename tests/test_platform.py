@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from jaxik.platform import CPU_XLA_FLAGS
+from envs.platform import CPU_XLA_FLAGS
 
 PROBE = """
 import envs, jax, os
@@ -42,7 +42,7 @@ def test_user_value_of_a_flag_wins():
 
 
 def test_not_set_when_another_backend_is_chosen():
-    from jaxik import platform
+    from envs import platform
 
     saved = os.environ.get("JAX_PLATFORMS")
     os.environ["JAX_PLATFORMS"] = "cuda"

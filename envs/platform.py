@@ -1,4 +1,8 @@
-"""XLA flags the project needs on the CPU, set before JAX starts its backend.
+"""Process set-up before JAX and MuJoCo start: the XLA flags MJX needs on the CPU, MuJoCo's
+OpenGL backend for offscreen rendering, and a quiet import of MJX. ``import envs`` (and so
+``import jaxik``) runs it first.
+
+The XLA flags:
 
 Two of XLA's newer CPU features hurt MJX badly (measured with jax 0.9.2 and 0.10.2, mujoco-mjx
 3.17, on a 2-core CPU; see shared/device/README.md):
@@ -16,7 +20,6 @@ import importlib.metadata
 import os
 import sys
 import warnings
-from pathlib import Path
 
 CPU_XLA_FLAGS = (
     "--xla_cpu_use_fusion_emitters=false",
@@ -75,13 +78,6 @@ def configure_xla_flags() -> list[str]:
         )
     os.environ["XLA_FLAGS"] = " ".join([current.strip(), *added]).strip()
     return added
-
-
-def cache_dir() -> Path:
-    """Where compiled programs are kept between runs (jaxik.executables): $JAXIK_CACHE_DIR, or
-    ~/.cache/jaxik/programs."""
-    configured = os.environ.get("JAXIK_CACHE_DIR")
-    return Path(configured) if configured else Path.home() / ".cache" / "jaxik" / "programs"
 
 
 WARP_IMPORT_NOTICES = ("Failed to import warp:", "Failed to import mujoco_warp:")
