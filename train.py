@@ -36,7 +36,10 @@ def settle_background_writes() -> None:
     (now; any left at exit stay unlogged, since our message carries the error)."""
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
-            thread.join(timeout=60)
+            try:
+                thread.join(timeout=60)
+            except Exception:  # orbax's threads re-raise their own failure from join()
+                pass
     gc.collect()
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
