@@ -50,7 +50,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 # Long learning runs on the real Panda (minutes each on the CPU).
 test-slow: $(INSTALLED)

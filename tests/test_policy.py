@@ -77,7 +77,7 @@ def test_actions_for_single_batched_numpy_and_jax_inputs(two_seeds):
     gym_env.step(action)
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "sac"])
+@pytest.mark.parametrize("algo", [pytest.param("ddpg", marks=pytest.mark.slow), "sac"])
 def test_every_algorithm_loads(tmp_path, algo):
     out = train(tmp_path / algo, algo=algo, total_env_steps=1024, eval_every=512)
     act = policy_lib.load(out)
