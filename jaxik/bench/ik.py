@@ -40,6 +40,9 @@ TOLERANCE = 1e-4  # m: an iterative solve stops here
 LIMIT_SLACK = 1e-3  # rad beyond a joint's range that counts as a violation
 BATCH = 4_096  # goals in the batched timing
 ARMS = ("panda", "planar")
+# The planar controller's damping, the best of 0.01, 0.05, 0.1, 0.2 and 0.4 on the 1,000 goals
+# (success 87, 89, 94, 99 and 100 %): with less, it stalls on goals behind the arm.
+PLANAR_DAMPING = 0.4
 
 
 @dataclasses.dataclass
@@ -161,7 +164,7 @@ def planar_dls_control(env) -> Callable:
         qpos = state.pipeline_state
         jacobian = jax.jacfwd(tip)(qpos)
         goal = state.info["goal"]
-        return dls_action(tip(qpos), jacobian, goal, 0.05, env.config.joint_step)
+        return dls_action(tip(qpos), jacobian, goal, PLANAR_DAMPING, env.config.joint_step)
 
     return controller
 
