@@ -201,18 +201,38 @@ def numbers_read(value: Any) -> Any:
     return value
 
 
+EXTENDS = "extends"
+MAX_EXTENDS = 8
+
+
+def read_file(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML file's settings. ``extends: OTHER.yaml`` (relative to the file) starts from that
+    file's settings, which the rest of this file overrides; so a family of configs keeps its
+    shared settings in one place (configs/recipes/)."""
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path} must hold a mapping of configuration keys")
+    loaded = numbers_read(loaded)
+    if EXTENDS not in loaded:
+        return loaded
+    base = loaded.pop(EXTENDS)
+    if not isinstance(base, str) or not base:
+        raise ValueError(f"{path}: {EXTENDS}={base!r} must be the path of another YAML file")
+    base_path = (path.parent / base).resolve()
+    if base_path in chain or len(chain) >= MAX_EXTENDS:
+        raise ValueError(f"{path}: {EXTENDS}={base!r} makes a loop of files extending each other")
+    if not base_path.is_file():
+        raise ValueError(f"{path}: {EXTENDS}={base!r} is not a file ({base_path})")
+    return {**read_file(base_path, (*chain, path.resolve())), **loaded}
+
+
 def read_settings(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> dict:
     """The YAML file's mapping, then the overrides over it. A dotted key ``group.name`` sets one
     entry of the mapping ``group`` (``env_config.episode_length=20``, ``sweep.tau=[...]``)."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ValueError(f"{path} is not valid YAML: {error}") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path} must hold a mapping of configuration keys")
-        values.update(numbers_read(loaded))
+    values = read_file(Path(path)) if path is not None else {}
     items = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
     for key, value in items:
         if not isinstance(key, str):

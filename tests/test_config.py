@@ -27,6 +27,36 @@ def test_every_shipped_config_loads(path):
         assert cfg.her_strategy == "none"
 
 
+def test_a_config_names_what_differs_and_extends_the_shared_recipe():
+    """The 24 panda_reach* files each set env, algo and her_strategy over configs/recipes/."""
+    name_to_env = {"panda_reach": "PandaReach", "panda_reach_joints": "PandaReachJoints"}
+    for path in CONFIGS:
+        if path.parent.name not in name_to_env:
+            continue
+        algo, reward, replay = path.stem.split("_")
+        cfg = config.load(path)
+        suffix = "Dense" if reward == "dense" else ""
+        assert cfg.env == name_to_env[path.parent.name] + suffix and cfg.algo == algo
+        assert (cfg.her_strategy == "none") == (replay == "noher")
+        assert (cfg.total_env_steps, cfg.batch_size, cfg.eval_every) == (70000, 256, 2000)
+
+
+def test_extends_starts_from_another_file_and_names_what_is_wrong(tmp_path):
+    (tmp_path / "base.yaml").write_text("algo: sac\ngamma: 0.9\nnum_envs: 8\n")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\ngamma: 0.97\n")
+    cfg = config.load(tmp_path / "child.yaml", ["num_envs=4"])
+    assert (cfg.algo, cfg.gamma, cfg.num_envs) == ("sac", 0.97, 4)
+    (tmp_path / "loop.yaml").write_text("extends: loop.yaml\n")
+    with pytest.raises(ValueError, match="loop"):
+        config.load(tmp_path / "loop.yaml")
+    (tmp_path / "missing.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ValueError, match=r"extends='nowhere.yaml' is not a file"):
+        config.load(tmp_path / "missing.yaml")
+    (tmp_path / "number.yaml").write_text("extends: 3\n")
+    with pytest.raises(ValueError, match="must be the path of another YAML file"):
+        config.load(tmp_path / "number.yaml")
+
+
 def test_paper_table1_settings():
     cfg = config.load(Path(CONFIGS[0]).parents[0] / "paper" / "table1.yaml")
     assert (cfg.gamma, cfg.tau, cfg.learning_rate, cfg.batch_size) == (0.95, 0.005, 1e-3, 2048)
