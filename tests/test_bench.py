@@ -44,8 +44,6 @@ def test_a_subcommand_writes_json_png_and_its_markdown_section(tmp_path):
     assert (tmp_path / "compile.png").stat().st_size > 5_000
     text = markdown.read_text()
     assert "kept" in text and "| TD3 | chunk as one program |" in text
-    bench.main(args)  # a second run replaces its section instead of adding one
-    assert markdown.read_text().count("| TD3 | chunk as one program |") == 1
 
 
 @pytest.mark.parametrize(
@@ -87,17 +85,21 @@ def test_vs_pandagym_refuses_what_panda_gym_cannot_match(overrides, message):
 
 
 def test_ik_bench_planar_methods_solve_and_write_their_table(tmp_path):
-    """FABRIK solves every reachable goal to under a millimetre; the DLS controller reaches most
-    goals within its 50 steps; the table and section are written."""
+    """FABRIK solves every reachable goal to under a millimetre; the DLS controller reaches
+    nearly every goal within its 50 steps; the table and section are written, and replaced by
+    a second run."""
     markdown = tmp_path / "BENCHMARKS.md"
-    bench.main(["ik", "--arms", "planar", "--goals", "64", "--batch", "128",
-                "--out", str(tmp_path), "--markdown", str(markdown)])  # fmt: skip
+    args = ["ik", "--arms", "planar", "--goals", "64", "--batch", "128",
+            "--out", str(tmp_path), "--markdown", str(markdown)]  # fmt: skip
+    bench.main(args)
     results = {r["method"]: r for r in json.loads((tmp_path / "ik.json").read_text())["results"]}
     fabrik, control = results["FABRIK solve"], results["DLS control (PlanarReach)"]
     assert fabrik["success"] == 1.0 and fabrik["error_mm_p95"] < 1.0
     assert control["success"] >= 0.95 and control["steps_median"] >= 1
     assert control["batch"] == 128 and control["us_per_goal_batch"] > 0
     assert "| Planar | FABRIK solve | 100.0% |" in markdown.read_text()
+    bench.main(args)  # a second run replaces its section instead of adding one
+    assert markdown.read_text().count("| Planar | FABRIK solve |") == 1
 
 
 def test_panda_dls_solve_reaches_goals_within_the_joint_limits():

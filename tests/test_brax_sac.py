@@ -1,5 +1,5 @@
-"""The environments fit the ecosystem's trainers: Brax's own SAC runs on PandaReachDense (default
-suite) and learns it (slow suite)."""
+"""The environments fit the ecosystem's trainers: Brax's own SAC runs on them (the planar arm in the
+default suite, PandaReachDense in the slow one) and learns PandaReachDense (slow suite)."""
 
 import functools
 
@@ -32,8 +32,8 @@ LEARNING = {
 }
 
 
-def brax_sac(num_timesteps: int, seed: int, **settings):
-    """Brax's SAC on PandaReachDense; returns (policy, [(env steps, eval return)]).
+def brax_sac(num_timesteps: int, seed: int, env_name: str = "PandaReachDense", **settings):
+    """Brax's SAC on ``env_name``; returns (policy, [(env steps, eval return)]).
     ``settings`` override the learning run's (the test that only runs it uses lighter ones)."""
     compat.brax_trainers()
     settings.setdefault(
@@ -43,8 +43,7 @@ def brax_sac(num_timesteps: int, seed: int, **settings):
     from brax.training.agents.sac import train as sac
 
     # Brax keeps the time limit itself (its EpisodeWrapper), so the env's own is lifted.
-    env = envs.FlatObservation(envs.make("PandaReachDense", episode_length=10**6))
-    assert env.observation_size == 9
+    env = envs.FlatObservation(envs.make(env_name, episode_length=10**6))
     progress = []
     make_policy, params, _ = sac.train(
         environment=env,
@@ -55,19 +54,26 @@ def brax_sac(num_timesteps: int, seed: int, **settings):
     return make_policy(params, deterministic=True), progress
 
 
-def test_brax_sac_runs_on_panda_reach_dense():
+@pytest.mark.parametrize(
+    "env_name", ["PlanarReachDense", pytest.param("PandaReachDense", marks=pytest.mark.slow)]
+)
+def test_brax_sac_runs_on_a_goal_env(env_name):
     """Brax's training loop, replay buffer and evaluation accept the environment, and the policy
-    it returns acts on its flat observation: deterministic, in [-1, 1], the env's action size."""
+    it returns acts on its flat observation: deterministic, in [-1, 1], the env's action size.
+    The planar arm shares the Panda's GoalEnv base and wrappers and compiles in seconds; the
+    Panda's run (73 s on CI, mostly compiling) is in the slow suite, beside its learning test."""
     light = {"num_eval_envs": 16, "num_evals": 2, "batch_size": 64, "min_replay_size": 256,
              "max_replay_size": 4_096, "grad_updates_per_step": 1}  # fmt: skip
-    policy, progress = brax_sac(num_timesteps=2_048, seed=0, **light)
+    policy, progress = brax_sac(num_timesteps=2_048, seed=0, env_name=env_name, **light)
+    env = envs.FlatObservation(envs.make(env_name))
     assert progress[0][0] == 0 and progress[-1][0] >= 2_048
     # dense reward is -distance per step: negative, at most 50 steps of at most ~2 m
     assert all(np.isfinite(r) and -100.0 < r < 0.0 for _, r in progress)
-    observations = np.random.default_rng(0).normal(size=(5, 9)).astype(np.float32)
+    size = env.observation_size
+    observations = np.random.default_rng(0).normal(size=(5, size)).astype(np.float32)
     action, _ = policy(observations, None)
     again, _ = policy(observations, None)
-    assert action.shape == (5, 3) and float(np.abs(action).max()) <= 1.0
+    assert action.shape == (5, env.action_size) and float(np.abs(action).max()) <= 1.0
     np.testing.assert_array_equal(action, again)
 
 
