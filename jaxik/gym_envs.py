@@ -109,7 +109,57 @@ def compute_reward(env, achieved_goal, desired_goal) -> np.ndarray:
     return -distance.astype(np.float32)
 
 
-class ReachEnv(gymnasium.Env):
+class _TaskBacked:
+    """What the single and the vector env share: the task with its jitted functions, the
+    reward, and frames of the current state."""
+
+    def _set_task(self, task: str, render_mode, size: tuple[int, int], env_config) -> None:
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(
+                f"render_mode={render_mode!r} is not allowed; choose None or 'rgb_array'"
+            )
+        self._fns = _compiled(task, _settings(task, env_config))
+        self.task = self._fns["env"]
+        self.render_mode = render_mode
+        self.metadata = dict(self.metadata, render_fps=round(1.0 / self.task.dt))
+        self._size = size
+        self._renderer = None
+        self._state = None
+
+    def compute_reward(self, achieved_goal, desired_goal, info=None) -> np.ndarray:
+        """Goals [..., goal_dim] (a batch, as SB3's HerReplayBuffer passes) -> [...] float32;
+        ``info`` is not used."""
+        return compute_reward(self.task, achieved_goal, desired_goal)
+
+    def _frames(self, copies: list[int] | None):
+        """Frames of the current state (of ``copies`` of a batched one), or None without
+        render_mode."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() needs render_mode='rgb_array' when made")
+            return None
+        if self._state is None:
+            raise RuntimeError("call reset() before render()")
+        if self._renderer is None:
+            from envs.render import FrameRenderer
+
+            self._renderer = FrameRenderer(self.task, *self._size)
+        state = jax.device_get(self._state)
+        if copies is None:
+            return self._renderer.frame(state.pipeline_state, state.info["goal"])
+        return tuple(
+            self._renderer.frame(
+                jax.tree.map(lambda x, i=i: x[i], state.pipeline_state), state.info["goal"][i]
+            )
+            for i in copies
+        )
+
+    def _close_renderer(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+
+class ReachEnv(_TaskBacked, gymnasium.Env):
     """One reach task as a ``gymnasium.Env`` (see the module docstring)."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 25}
@@ -122,19 +172,9 @@ class ReachEnv(gymnasium.Env):
         height: int = 360,
         **env_config: Any,
     ):
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(
-                f"render_mode={render_mode!r} is not allowed; choose None or 'rgb_array'"
-            )
-        self._fns = _compiled(task, _settings(task, env_config))
-        self.task = self._fns["env"]
-        self.render_mode = render_mode
+        self._set_task(task, render_mode, (height, width), env_config)
         self.observation_space = _observation_space(self.task)
         self.action_space = spaces.Box(-1.0, 1.0, (self.task.action_size,), np.float32)
-        self.metadata = dict(self.metadata, render_fps=round(1.0 / self.task.dt))
-        self._size = (height, width)
-        self._renderer = None
-        self._state = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -160,31 +200,15 @@ class ReachEnv(gymnasium.Env):
         info = {"is_success": bool(success > 0)}
         return obs, float(reward), bool(terminated > 0), bool(truncated > 0), info
 
-    def compute_reward(self, achieved_goal, desired_goal, info=None) -> np.ndarray:
-        """Goals [..., goal_dim] (a batch, as SB3's HerReplayBuffer passes) -> [...] float32;
-        ``info`` is not used."""
-        return compute_reward(self.task, achieved_goal, desired_goal)
-
     def render(self):
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() needs render_mode='rgb_array' in gymnasium.make")
-            return None
-        if self._state is None:
-            raise RuntimeError("call reset() before render()")
-        if self._renderer is None:
-            from envs.render import FrameRenderer
-
-            self._renderer = FrameRenderer(self.task, *self._size)
-        state = jax.device_get(self._state)
-        return self._renderer.frame(state.pipeline_state, state.info["goal"])
+        """A frame [height, width, 3] (rgb_array mode)."""
+        return self._frames(None)
 
     def close(self):
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._close_renderer()
 
 
-class ReachVectorEnv(VectorEnv):
+class ReachVectorEnv(_TaskBacked, VectorEnv):
     """``num_envs`` copies of a reach task in one jitted, vmapped MJX call (see the module
     docstring). ``reset(seed=s)`` seeds copy i as ``ReachEnv.reset(seed=s + i)`` would."""
 
@@ -205,22 +229,12 @@ class ReachVectorEnv(VectorEnv):
     ):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(
-                f"render_mode={render_mode!r} is not allowed; choose None or 'rgb_array'"
-            )
-        self._fns = _compiled(task, _settings(task, env_config))
-        self.task = self._fns["env"]
+        self._set_task(task, render_mode, (height, width), env_config)
         self.num_envs = num_envs
-        self.render_mode = render_mode
         self.single_observation_space = _observation_space(self.task)
         self.single_action_space = spaces.Box(-1.0, 1.0, (self.task.action_size,), np.float32)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.metadata = dict(self.metadata, render_fps=round(1.0 / self.task.dt))
-        self._size = (height, width)
-        self._renderer = None
-        self._state = None
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         if isinstance(seed, int) or seed is None:
@@ -255,30 +269,9 @@ class ReachVectorEnv(VectorEnv):
         info = {"is_success": success, "_is_success": np.ones(self.num_envs, bool)}
         return obs, reward.astype(np.float32), terminated, truncated, info
 
-    def compute_reward(self, achieved_goal, desired_goal, info=None) -> np.ndarray:
-        """As ``ReachEnv.compute_reward``."""
-        return compute_reward(self.task, achieved_goal, desired_goal)
-
     def render(self):
         """A frame [height, width, 3] of each copy, as a tuple (rgb_array mode)."""
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() needs render_mode='rgb_array' in gymnasium.make_vec")
-            return None
-        if self._state is None:
-            raise RuntimeError("call reset() before render()")
-        if self._renderer is None:
-            from envs.render import FrameRenderer
-
-            self._renderer = FrameRenderer(self.task, *self._size)
-        state = jax.device_get(self._state)
-        return tuple(
-            self._renderer.frame(
-                jax.tree.map(lambda x, i=i: x[i], state.pipeline_state), state.info["goal"][i]
-            )
-            for i in range(self.num_envs)
-        )
+        return self._frames(list(range(self.num_envs)))
 
     def close_extras(self, **kwargs):
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._close_renderer()
