@@ -134,36 +134,39 @@ def sample_indices(
     return time, env, jnp.where(relabelled, goal_time, time), relabelled
 
 
-def sample(
-    buffer: HerBuffer,
-    key: jax.Array,
+def make_sampler(
     batch_size: int,
     strategy: str,
-    her_future_prob: float | jax.Array,
     max_episode: int,
     compute_reward: Callable[[jax.Array, jax.Array], jax.Array],
     is_success: Callable[[jax.Array, jax.Array], jax.Array],
     terminate_on_success: bool,
-) -> Batch:
-    """A training batch [batch_size] with hindsight goals (see the module docstring).
+) -> Callable[[HerBuffer, jax.Array, float | jax.Array], Batch]:
+    """``sample(buffer, key, her_future_prob) -> Batch`` [batch_size] with hindsight goals (see
+    the module docstring); the static settings are fixed, and checked, here, once.
 
     ``compute_reward(achieved_goal, desired_goal)`` and ``is_success`` are the environment's,
-    batched over leading dims.
+    batched over leading dims; ``max_episode`` bounds an episode's length (its time limit).
     """
-    time, env, goal_time, relabelled = sample_indices(
-        buffer, key, batch_size, strategy, her_future_prob, max_episode
-    )
-    taken = jax.tree.map(lambda x: x[time % buffer.num_rows, env], buffer.data)
-    hindsight = buffer.data.next_achieved_goal[goal_time % buffer.num_rows, env]
-    goal = jnp.where(relabelled[:, None], hindsight, taken.desired_goal)
-    terminated = taken.nonfinite
-    if terminate_on_success:
-        terminated = terminated | is_success(taken.next_achieved_goal, goal)
-    return Batch(
-        observation=taken.observation,
-        goal=goal,
-        action=taken.action,
-        reward=compute_reward(taken.next_achieved_goal, goal),
-        next_observation=taken.next_observation,
-        terminated=terminated.astype(jnp.float32),
-    )
+    check_choice("her_strategy", strategy, STRATEGIES)
+
+    def sample(buffer: HerBuffer, key: jax.Array, her_future_prob: float | jax.Array) -> Batch:
+        time, env, goal_time, relabelled = sample_indices(
+            buffer, key, batch_size, strategy, her_future_prob, max_episode
+        )
+        taken = jax.tree.map(lambda x: x[time % buffer.num_rows, env], buffer.data)
+        hindsight = buffer.data.next_achieved_goal[goal_time % buffer.num_rows, env]
+        goal = jnp.where(relabelled[:, None], hindsight, taken.desired_goal)
+        terminated = taken.nonfinite
+        if terminate_on_success:
+            terminated = terminated | is_success(taken.next_achieved_goal, goal)
+        return Batch(
+            observation=taken.observation,
+            goal=goal,
+            action=taken.action,
+            reward=compute_reward(taken.next_achieved_goal, goal),
+            next_observation=taken.next_observation,
+            terminated=terminated.astype(jnp.float32),
+        )
+
+    return sample

@@ -143,23 +143,22 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
             hp=hp,
         )
 
+    sample_her = her.make_sampler(
+        config.batch_size,
+        config.her_strategy,
+        env.config.episode_length,
+        env.compute_reward,
+        env.is_success,
+        env.config.terminate_on_success,
+    )
+
     def sample_update(
         buffer: her.HerBuffer,
         normalizer: normalizer_lib.Normalizer,
         key: jax.Array,
         her_future_prob: jax.Array,
     ) -> Update:
-        batch = her.sample(
-            buffer,
-            key,
-            config.batch_size,
-            config.her_strategy,
-            her_future_prob,
-            env.config.episode_length,
-            env.compute_reward,
-            env.is_success,
-            env.config.terminate_on_success,
-        )
+        batch = sample_her(buffer, key, her_future_prob)
         return Update(
             x=policy_input(normalizer, batch.observation, batch.goal),
             action=batch.action,

@@ -103,10 +103,10 @@ def test_sampled_batch_rewards_and_terminations_are_recomputed():
     env = envs.make("PlanarReach")
 
     def sample(buffer, key, terminate_on_success):
-        return her.sample(
-            buffer, key, 4096, "future", 0.8, MAX_EPISODE,
-            env.compute_reward, env.is_success, terminate_on_success,
-        )  # fmt: skip
+        sampler = her.make_sampler(
+            4096, "future", MAX_EPISODE, env.compute_reward, env.is_success, terminate_on_success
+        )
+        return sampler(buffer, key, 0.8)
 
     batch = jax.jit(sample, static_argnums=2)(buffer, jax.random.key(2), True)
     time, env_index = np.asarray(batch.observation, int).T
@@ -171,10 +171,10 @@ def test_insert_and_sample_do_not_touch_the_whole_buffer():
         cost = cost[0] if isinstance(cost, list | tuple) else cost
         insert_bytes.append(cost["bytes accessed"])
 
-        def sample(buffer, key):
-            return her.sample(
-                buffer, key, 64, "future", 0.8, 50, env.compute_reward, env.is_success, True
-            )
+        sampler = her.make_sampler(64, "future", 50, env.compute_reward, env.is_success, True)
+
+        def sample(buffer, key, sampler=sampler):
+            return sampler(buffer, key, 0.8)
 
         compiled = jax.jit(sample).lower(buffer, jax.random.key(0)).compile()
         sample_largest.append(largest_computed_array(compiled.as_text()))
