@@ -28,6 +28,7 @@ from flax import struct
 from envs.validation import check_choice
 
 STRATEGIES = ("future", "final", "none")
+NO_ENV_AXIS = -1  # in env_axes: a leaf without an environment axis
 
 
 @struct.dataclass
@@ -67,6 +68,10 @@ class HerBuffer:
     @property
     def num_envs(self) -> int:
         return self.data.done.shape[1]
+
+    def env_axes(self) -> HerBuffer:
+        """Each leaf's environment axis (-1: none), for jaxik.sharding: the data's columns."""
+        return HerBuffer(data=jax.tree.map(lambda _: 1, self.data), rows_written=NO_ENV_AXIS)
 
 
 def init(example: Transitions, capacity: int) -> HerBuffer:

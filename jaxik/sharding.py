@@ -35,31 +35,22 @@ def make_mesh(num_runs: int | None, num_envs: int, devices: Sequence | None = No
     return Mesh(grid, ("runs", "envs"))
 
 
-def _env_axis(path: tuple) -> int | None:
-    """Which axis of an (unbatched) training-state leaf counts environments, if any."""
-    names = [getattr(k, "name", getattr(k, "key", None)) for k in path]
-    if names and names[0] in ("env_state", "noise"):
-        return 0  # [num_envs, ...]
-    if names[:2] == ["buffer", "data"]:
-        return 1  # [num_rows, num_envs, ...]
-    return None
-
-
 def state_shardings(abstract_state: Any, mesh: Mesh, batched: bool) -> Any:
-    """A NamedSharding per leaf of a TrainState (shapes from ``jax.eval_shape``); with
-    ``batched`` every leaf has a leading runs axis."""
+    """A NamedSharding per leaf of a state that declares its environment axes
+    (``state.env_axes()``: a tree of the same shape, -1 where a leaf has none; see
+    trainer.TrainState); shapes from ``jax.eval_shape``. With ``batched`` every leaf has a
+    leading runs axis."""
     lead = 1 if batched else 0
 
-    def sharding(path, leaf) -> NamedSharding:
+    def sharding(leaf, env_axis: int) -> NamedSharding:
         spec: list[str | None] = [None] * len(leaf.shape)
         if batched:
             spec[0] = "runs"
-        env_axis = _env_axis(path)
-        if env_axis is not None:
+        if env_axis >= 0:
             spec[lead + env_axis] = "envs"
         return NamedSharding(mesh, P(*spec))
 
-    return jax.tree_util.tree_map_with_path(sharding, abstract_state)
+    return jax.tree.map(sharding, abstract_state, abstract_state.env_axes())
 
 
 def run_sharding(mesh: Mesh, batched: bool) -> NamedSharding:

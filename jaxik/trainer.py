@@ -43,6 +43,25 @@ class TrainState:
     iteration: jax.Array  # int32: iterations done
     hp: hyperparams_lib.Hyperparams  # the float hyperparameters, as arrays
 
+    def env_axes(self) -> TrainState:
+        """Each leaf's environment axis (-1: none) in the unbatched state: jaxik.sharding
+        splits those axes over the device mesh's "envs" axis and replicates the rest."""
+
+        def along(axis, tree):
+            return jax.tree.map(lambda _: axis, tree)
+
+        none = her.NO_ENV_AXIS
+        return TrainState(
+            agent=along(none, self.agent),
+            normalizer=along(none, self.normalizer),
+            buffer=self.buffer.env_axes(),
+            env_state=along(0, self.env_state),  # [num_envs, ...]
+            noise=along(0, self.noise),  # [num_envs, action_size]
+            key=along(none, self.key),
+            iteration=along(none, self.iteration),
+            hp=along(none, self.hp),
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class Trainer:
