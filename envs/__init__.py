@@ -11,7 +11,7 @@ from envs import platform as _platform
 
 _platform.configure_xla_flags()
 _platform.configure_mujoco_gl()
-_platform.import_mjx_quietly()
+_platform.import_mujoco()
 
 from envs.registry import ENV_NAMES, make, make_config  # noqa: E402
 from envs.wrappers import AutoResetWrapper, FlatObservation, TraceOnce  # noqa: E402

@@ -110,8 +110,30 @@ def configure_mujoco_gl() -> str | None:
         return None
     import ctypes.util
 
+    global _chosen_gl
     for backend, library in (("egl", "EGL"), ("osmesa", "OSMesa")):
         if ctypes.util.find_library(library):
-            os.environ["MUJOCO_GL"] = backend
+            os.environ["MUJOCO_GL"] = _chosen_gl = backend
             return backend
     return None
+
+
+_chosen_gl: str | None = None  # the backend configure_mujoco_gl set, not the user
+
+
+def import_mujoco() -> None:
+    """Imports MuJoCo and MJX (``import_mjx_quietly``). MuJoCo sets up its OpenGL backend at
+    import, and a broken one fails the import; if that backend is the one
+    ``configure_mujoco_gl`` chose, MuJoCo is imported again with rendering off, so that training
+    never depends on OpenGL (rendering then says what to install). A backend the user chose is
+    left to fail as MuJoCo makes it."""
+    try:
+        import_mjx_quietly()
+    except Exception:
+        if _chosen_gl is None:
+            raise
+        for name in list(sys.modules):
+            if name.split(".")[0] in ("mujoco", "OpenGL"):
+                del sys.modules[name]
+        os.environ["MUJOCO_GL"] = "disable"
+        import_mjx_quietly()

@@ -21,9 +21,15 @@ class RenderError(RuntimeError):
 
 
 def opengl_help(error: Exception) -> str:
+    from envs import platform
+
     backend = os.environ.get("MUJOCO_GL", "(unset)")
+    if backend == "disable" and platform._chosen_gl:
+        cause = f"rendering is off: MuJoCo failed to load with MUJOCO_GL={platform._chosen_gl}"
+    else:
+        cause = f"MuJoCo's offscreen renderer could not start with MUJOCO_GL={backend}: {error}"
     return (
-        f"MuJoCo's offscreen renderer could not start with MUJOCO_GL={backend}: {error}. "
+        f"{cause}. "
         "It needs OpenGL through EGL or OSMesa. On Debian or Ubuntu, `make install-render` "
         "installs them (apt-get install libegl1 libgl1 libosmesa6, as root); elsewhere install "
         "your system's EGL or OSMesa library, then set MUJOCO_GL=egl or MUJOCO_GL=osmesa."

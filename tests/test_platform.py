@@ -62,3 +62,29 @@ def test_importing_the_project_prints_no_warp_notices():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert "warp" not in (result.stdout + result.stderr).lower(), result.stdout + result.stderr
+
+
+def test_a_broken_opengl_never_stops_training_and_rendering_says_what_to_install():
+    """If the GL backend chosen at import cannot load (here: OSMesa is claimed but absent),
+    MuJoCo is imported with rendering off: environments work, and the renderer says what to
+    install."""
+    probe = """
+import ctypes.util, os
+found = ctypes.util.find_library
+ctypes.util.find_library = lambda n: {"EGL": None, "OSMesa": "libOSMesa.so.8"}.get(n, found(n))
+for name in ("MUJOCO_GL", "DISPLAY", "PYOPENGL_PLATFORM"):
+    os.environ.pop(name, None)
+import envs, jax
+env = envs.make("PlanarReach")
+env.step(env.reset(jax.random.key(0)), jax.numpy.zeros(2))
+from envs.render import FrameRenderer, RenderError
+try:
+    FrameRenderer(envs.make("PandaReach"))
+except RenderError as error:
+    print(error)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert "failed to load with MUJOCO_GL=osmesa" in result.stdout, result.stdout
+    assert "make install-render" in result.stdout
