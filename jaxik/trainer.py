@@ -25,7 +25,7 @@ from brax.envs.base import State
 from flax import struct
 
 import envs
-from jaxik import agents, evaluation, exploration, her
+from jaxik import agents, evaluation, her
 from jaxik import hyperparams as hyperparams_lib
 from jaxik import normalizer as normalizer_lib
 from jaxik.agents.common import Update
@@ -38,7 +38,7 @@ class TrainState:
     normalizer: normalizer_lib.Normalizer
     buffer: her.HerBuffer
     env_state: State  # batched over num_envs, auto-resetting
-    noise: jax.Array  # [num_envs, action_size]: Ornstein-Uhlenbeck state
+    exploration: Any  # the agent's per-environment exploration state (DDPG/TD3: the noise)
     key: jax.Array
     iteration: jax.Array  # int32: iterations done
     hp: hyperparams_lib.Hyperparams  # the float hyperparameters, as arrays
@@ -56,7 +56,7 @@ class TrainState:
             normalizer=along(none, self.normalizer),
             buffer=self.buffer.env_axes(),
             env_state=along(0, self.env_state),  # [num_envs, ...]
-            noise=along(0, self.noise),  # [num_envs, action_size]
+            exploration=along(0, self.exploration),  # [num_envs, ...]
             key=along(none, self.key),
             iteration=along(none, self.iteration),
             hp=along(none, self.hp),
@@ -120,7 +120,6 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
     in_dim = obs_dim + goal_dim
     agent = agents.make(config, in_dim, action_size)
     num_envs = config.num_envs
-    deterministic = config.algo in ("ddpg", "td3")
 
     def policy_input(normalizer, observation, goal):
         return network_input(config, normalizer, observation, goal)
@@ -156,7 +155,7 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
             normalizer=normalizer_lib.init(in_dim),
             buffer=her.init(example, config.buffer_size),
             env_state=env_state,
-            noise=jnp.zeros((num_envs, action_size)),
+            exploration=agent.init_exploration(num_envs),
             key=key,
             iteration=jnp.zeros((), jnp.int32),
             hp=hp,
@@ -202,31 +201,25 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
         shapes = jax.eval_shape(gradient_updates, state, key)[1]
         return state.agent, jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes)
 
-    def collect_action(state: TrainState, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Actions [num_envs, action_size] and the new OU state."""
+    def collect_action(state: TrainState, key: jax.Array) -> tuple[jax.Array, Any]:
+        """Actions [num_envs, action_size] (uniform while warming up, else the agent's
+        exploring ones) and the agent's new exploration state."""
         policy_key, noise_key, random_key = jax.random.split(key, 3)
         obs = state.env_state.obs
         x = policy_input(state.normalizer, obs["observation"], obs["desired_goal"])
-        action = agent.act(state.agent, x, policy_key, explore=True)
-        noise = state.noise
-        if deterministic:
-            if config.exploration_noise == "ou":
-                ended = state.env_state.done > 0
-                noise = exploration.ornstein_uhlenbeck(
-                    noise, noise_key, state.hp.noise_std, state.hp.ou_theta, ended
-                )
-            else:
-                noise = exploration.gaussian(noise_key, action.shape, state.hp.noise_std)
-            action = jnp.clip(action + noise, -1.0, 1.0)
+        ended = state.env_state.done > 0
+        action, explored = agent.explore(
+            state.agent, state.exploration, x, policy_key, noise_key, state.hp, ended
+        )
         warming_up = state.iteration * num_envs < config.learning_starts
         random_action = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
-        return jnp.where(warming_up, random_action, action), noise
+        return jnp.where(warming_up, random_action, action), explored
 
     def iteration(state: TrainState, _) -> tuple[TrainState, dict[str, jax.Array]]:
         if trace_hook is not None:
             trace_hook()
         key, act_key, update_key = jax.random.split(state.key, 3)
-        action, noise = collect_action(state, act_key)
+        action, explored = collect_action(state, act_key)
         obs = state.env_state.obs
         env_state = jax.vmap(train_env.step)(state.env_state, action)
         done = env_state.done > 0
@@ -238,7 +231,7 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
             buffer=buffer,
             normalizer=normalizer,
             env_state=env_state,
-            noise=noise,
+            exploration=explored,
             key=key,
             iteration=state.iteration + 1,
         )

@@ -18,8 +18,12 @@ class Agent:
 
     init(key, hp: Hyperparams) -> state
     act(state, x [n, in_dim], key, explore: bool (static)) -> action [n, action_size]
-        (explore adds the algorithm's own exploration: SAC samples, DDPG / TD3 return the
-        deterministic action, to which the trainer adds its exploration noise)
+        (explore=False: the deterministic action evaluation uses; True: SAC samples)
+    init_exploration(n) -> exploration: the per-environment exploration state (DDPG / TD3: the
+        noise [n, action_size], which Ornstein-Uhlenbeck carries over; SAC: None)
+    explore(state, exploration, x, policy_key, noise_key, hp, episode_ended [n] bool)
+        -> (action [n, action_size] in [-1, 1], exploration): the training action, with the
+        algorithm's own exploration (SAC: a sample; DDPG / TD3: the actor plus noise)
     update(state, batch: Update, key, hp: Hyperparams) -> (state, metrics: dict of scalars)
 
     The float hyperparameters come in as ``hp`` (arrays), so the compiled update serves any of
@@ -28,6 +32,8 @@ class Agent:
 
     init: Callable[[jax.Array], Any]
     act: Callable[..., jax.Array]
+    init_exploration: Callable[[int], Any]
+    explore: Callable[..., tuple[jax.Array, Any]]
     update: Callable[..., tuple[Any, dict[str, jax.Array]]]
 
 

@@ -1,6 +1,6 @@
 """DDPG (Lillicrap et al. 2015): one critic, a deterministic actor updated every step, soft
-targets. It is TD3's update with one critic, no target smoothing and no delay; its exploration
-noise (Gaussian or Ornstein-Uhlenbeck) is added by the trainer."""
+targets. It is TD3's update with one critic, no target smoothing and no delay, and TD3's
+exploration: Gaussian or Ornstein-Uhlenbeck noise on the actor's action."""
 
 from __future__ import annotations
 

@@ -63,6 +63,13 @@ def make(config, in_dim: int, action_size: int) -> Agent:
             return jnp.tanh(mean)
         return squashed_sample(mean, log_std, key)[0]
 
+    def init_exploration(num_envs: int) -> None:
+        del num_envs  # SAC explores by sampling its policy: nothing carries between steps
+
+    def explore(state, exploration, x, policy_key, noise_key, hp: Hyperparams, episode_ended):
+        del noise_key, hp, episode_ended
+        return act(state, x, policy_key, explore=True), exploration
+
     def critic_loss(critic_params, state: SacState, batch: Update, key: jax.Array, hp: Hyperparams):
         alpha = jnp.exp(state.log_alpha)
         next_action, next_log_prob = squashed_sample(
@@ -123,4 +130,10 @@ def make(config, in_dim: int, action_size: int) -> Agent:
         }
         return state, metrics
 
-    return Agent(init=init, act=act, update=update)
+    return Agent(
+        init=init,
+        act=act,
+        init_exploration=init_exploration,
+        explore=explore,
+        update=update,
+    )

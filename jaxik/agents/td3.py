@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxik import exploration
 from jaxik.agents import common
 from jaxik.agents.common import Agent, Update
 from jaxik.hyperparams import Hyperparams
@@ -35,8 +36,8 @@ def make_deterministic(
     policy_delay: int,
     smoothing: bool,
 ) -> Agent:
-    """The DDPG / TD3 family; ``config`` supplies hidden_sizes. With ``smoothing`` the target
-    action gets clipped noise (hp.target_noise, hp.target_noise_clip)."""
+    """The DDPG / TD3 family; ``config`` supplies hidden_sizes and exploration_noise. With
+    ``smoothing`` the target action gets clipped noise (hp.target_noise, hp.target_noise_clip)."""
     actor = DeterministicActor(config.hidden_sizes, action_size)
     critic = Critic(config.hidden_sizes)
     optimizer = common.ADAM
@@ -56,8 +57,23 @@ def make_deterministic(
             updates=jnp.zeros((), jnp.int32),
         )
 
+    def init_exploration(num_envs: int) -> jax.Array:
+        return jnp.zeros((num_envs, action_size))
+
+    def explore(state, noise, x, policy_key, noise_key, hp: Hyperparams, episode_ended):
+        """The actor's action plus Gaussian or Ornstein-Uhlenbeck noise (config's
+        exploration_noise, scaled by hp.noise_std), clipped to [-1, 1]."""
+        action = act(state, x, policy_key, explore=False)  # deterministic: the key is unused
+        if config.exploration_noise == "ou":
+            noise = exploration.ornstein_uhlenbeck(
+                noise, noise_key, hp.noise_std, hp.ou_theta, episode_ended
+            )
+        else:
+            noise = exploration.gaussian(noise_key, action.shape, hp.noise_std)
+        return jnp.clip(action + noise, -1.0, 1.0), noise
+
     def act(state: DeterministicState, x: jax.Array, key: jax.Array, explore: bool) -> jax.Array:
-        del key, explore  # exploration noise is added by the trainer
+        del key, explore  # deterministic; exploration noise is added by ``explore``
         return actor.apply(state.actor_params, x)
 
     def critic_loss(
@@ -119,7 +135,13 @@ def make_deterministic(
         metrics = {"critic_loss": loss, "actor_loss": actor_loss_value, "q_mean": q_mean}
         return state, metrics
 
-    return Agent(init=init, act=act, update=update)
+    return Agent(
+        init=init,
+        act=act,
+        init_exploration=init_exploration,
+        explore=explore,
+        update=update,
+    )
 
 
 def make(config, in_dim: int, action_size: int) -> Agent:
