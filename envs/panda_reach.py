@@ -35,53 +35,39 @@ CONTROL_TYPES = ("ee", "joints")
 class PandaReachConfig:
     """Settings of the reach task. Defaults are panda-gym's PandaReach-v3."""
 
-    control_type: str = "ee"
+    control_type: str = check.setting("ee", check=check.one_of(CONTROL_TYPES))
     """"ee": Cartesian end-effector deltas (3-D action); "joints": joint-angle deltas (7-D)."""
-    reward_type: str = "sparse"
+    reward_type: str = check.setting("sparse", check=check.one_of(REWARD_TYPES))
     """"sparse": -1 unless within distance_threshold, else 0; "dense": -distance."""
-    distance_threshold: float = 0.05
+    distance_threshold: float = check.setting(0.05, check=check.check_positive)
     """Success radius in metres (strict: distance < threshold)."""
-    episode_length: int = 50
+    episode_length: int = check.setting(50, check=check.check_positive_int)
     """Control steps before the episode is truncated."""
-    terminate_on_success: bool = True
+    terminate_on_success: bool = check.setting(True, check=check.check_bool)
     """End the episode on success (panda-gym v3); False keeps going to the time limit (v1/v2)."""
-    ctrl_dt: float = 0.04
+    ctrl_dt: float = check.setting(0.04, check=check.check_positive)
     """Control period in seconds (25 Hz)."""
-    n_substeps: int = 3
+    n_substeps: int = check.setting(3, check=check.check_positive_int)
     """Physics steps per control step; the physics timestep is ctrl_dt / n_substeps."""
-    goal_low: tuple[float, float, float] = (-0.15, -0.15, 0.0)
+    goal_low: tuple[float, float, float] = check.setting((-0.15, -0.15, 0.0), check=check.vector(3))
     """Lower corner of the goal box (world frame, metres)."""
-    goal_high: tuple[float, float, float] = (0.15, 0.15, 0.3)
+    goal_high: tuple[float, float, float] = check.setting((0.15, 0.15, 0.3), check=check.vector(3))
     """Upper corner of the goal box (world frame, metres)."""
-    ee_step: float = 0.05
+    ee_step: float = check.setting(0.05, check=check.check_positive)
     """Metres of ee target displacement per unit action (ee control)."""
-    joint_step: float = 0.05
+    joint_step: float = check.setting(0.05, check=check.check_positive)
     """Radians of joint target displacement per unit action (joints control)."""
-    ik_iterations: int = 2
+    ik_iterations: int = check.setting(2, check=check.check_positive_int)
     """Damped-least-squares iterations per control step (ee control)."""
-    ik_damping: float = 0.05
+    ik_damping: float = check.setting(0.05, check=check.check_positive)
     """Damping of the least-squares IK."""
-    contacts: bool = False
+    contacts: bool = check.setting(False, check=check.check_bool)
     """Simulate contact of the arm with the table and floor (not needed for reaching)."""
-    joint_limits: bool = False
+    joint_limits: bool = check.setting(False, check=check.check_bool)
     """Enforce joint limits as constraints too (targets are always clipped to them); slower."""
 
     def __post_init__(self) -> None:
-        check.check_choice("control_type", self.control_type, CONTROL_TYPES)
-        check.check_choice("reward_type", self.reward_type, REWARD_TYPES)
-        check.check_positive("distance_threshold", self.distance_threshold)
-        check.check_positive_int("episode_length", self.episode_length)
-        check.check_bool("terminate_on_success", self.terminate_on_success)
-        check.check_positive("ctrl_dt", self.ctrl_dt)
-        check.check_positive_int("n_substeps", self.n_substeps)
-        check.check_positive("ee_step", self.ee_step)
-        check.check_positive("joint_step", self.joint_step)
-        check.check_positive_int("ik_iterations", self.ik_iterations)
-        check.check_positive("ik_damping", self.ik_damping)
-        check.check_bool("contacts", self.contacts)
-        check.check_bool("joint_limits", self.joint_limits)
-        for field in ("goal_low", "goal_high"):
-            object.__setattr__(self, field, check.check_vector(field, getattr(self, field), 3))
+        check.check_fields(self)
         if not all(lo <= hi for lo, hi in zip(self.goal_low, self.goal_high, strict=True)):
             raise ValueError(
                 f"goal_low={self.goal_low!r} must be <= goal_high={self.goal_high!r} on every axis"

@@ -22,35 +22,27 @@ from envs.reward import REWARD_TYPES
 class PlanarReachConfig:
     """Settings of the 2-D reach task."""
 
-    reward_type: str = "sparse"
+    reward_type: str = check.setting("sparse", check=check.one_of(REWARD_TYPES))
     """"sparse": -1 unless within distance_threshold, else 0; "dense": -distance."""
-    distance_threshold: float = 0.05
+    distance_threshold: float = check.setting(0.05, check=check.check_positive)
     """Success radius in metres (strict)."""
-    episode_length: int = 50
+    episode_length: int = check.setting(50, check=check.check_positive_int)
     """Control steps before the episode is truncated."""
-    terminate_on_success: bool = True
+    terminate_on_success: bool = check.setting(True, check=check.check_bool)
     """End the episode on success."""
-    link_lengths: tuple[float, float] = (0.6, 0.4)
+    link_lengths: tuple[float, float] = check.setting((0.6, 0.4), check=check.vector(2))
     """Upper and lower arm lengths in metres."""
-    joint_step: float = 0.1
+    joint_step: float = check.setting(0.1, check=check.check_positive)
     """Radians of joint motion per unit action."""
-    ctrl_dt: float = 0.04
+    ctrl_dt: float = check.setting(0.04, check=check.check_positive)
     """Control period in seconds (for the velocity observation)."""
-    reset_qpos: tuple[float, float] = (0.0, 1.5707963)
+    reset_qpos: tuple[float, float] = check.setting((0.0, 1.5707963), check=check.vector(2))
     """Joint angles at the start of every episode (elbow bent at a right angle)."""
 
     def __post_init__(self) -> None:
-        check.check_choice("reward_type", self.reward_type, REWARD_TYPES)
-        check.check_positive("distance_threshold", self.distance_threshold)
-        check.check_positive_int("episode_length", self.episode_length)
-        check.check_bool("terminate_on_success", self.terminate_on_success)
-        check.check_positive("joint_step", self.joint_step)
-        check.check_positive("ctrl_dt", self.ctrl_dt)
-        lengths = check.check_vector("link_lengths", self.link_lengths, 2)
-        if min(lengths) <= 0:
+        check.check_fields(self)
+        if min(self.link_lengths) <= 0:
             raise ValueError(f"link_lengths={self.link_lengths!r} must be two lengths > 0")
-        object.__setattr__(self, "link_lengths", lengths)
-        object.__setattr__(self, "reset_qpos", check.check_vector("reset_qpos", self.reset_qpos, 2))
 
 
 class PlanarReach(GoalEnv):

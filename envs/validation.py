@@ -6,8 +6,9 @@ TypeError from a comparison)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 INT32_MAX = 2**31 - 1
@@ -71,6 +72,58 @@ def check_vector(field: str, value: Any, size: int) -> tuple[float, ...]:
     ):
         raise ValueError(f"{field}={value!r} must be a list of {size} finite numbers")
     return tuple(float(v) for v in value)
+
+
+Check = Callable[[str, Any], Any]
+"""``check(field, value)`` raises ValueError, or returns None, or returns the value normalised
+(``check_vector`` gives a tuple of floats)."""
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    check: Check,
+    default_factory: Any = dataclasses.MISSING,
+    **marks: Any,
+) -> Any:
+    """A dataclass field that carries its own check, and any other marks a reader of the fields
+    needs (the trainer's ``traced=True``). So what is allowed for a setting is declared on the
+    setting, once, and ``check_fields`` runs every check."""
+    return dataclasses.field(
+        default=default, default_factory=default_factory, metadata={"check": check, **marks}
+    )
+
+
+def check_fields(config: Any) -> None:
+    """Runs the check of each ``setting`` of a frozen dataclass, in field order, and stores the
+    values the checks normalise."""
+    for field in dataclasses.fields(config):
+        check = field.metadata.get("check")
+        if check is None:
+            continue
+        normalised = check(field.name, getattr(config, field.name))
+        if normalised is not None:
+            object.__setattr__(config, field.name, normalised)
+
+
+def one_of(allowed: Iterable[Any]) -> Check:
+    return functools.partial(check_choice, allowed=tuple(allowed))
+
+
+def integer(minimum: int, maximum: int = INT32_MAX) -> Check:
+    return functools.partial(check_int, minimum=minimum, maximum=maximum)
+
+
+def number(
+    low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
+) -> Check:
+    return functools.partial(
+        check_range, low=low, high=high, low_open=low_open, high_open=high_open
+    )
+
+
+def vector(size: int) -> Check:
+    return functools.partial(check_vector, size=size)
 
 
 def replace_fields(config: Any, overrides: Any, owner: str) -> Any:
