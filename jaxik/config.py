@@ -13,11 +13,53 @@ from typing import Any
 
 import yaml
 
-from envs.validation import check_bool, check_choice, check_int, check_range
+import envs
+from envs.validation import (
+    check_bool,
+    check_fields,
+    check_positive,
+    check_positive_int,
+    integer,
+    number,
+    one_of,
+    setting,
+)
 from jaxik import agents, her
 
 NOISE_TYPES = ("gaussian", "ou")
 MAX_LAYERS, MAX_WIDTH = 16, 65_536
+
+
+def hyperparameter(default: float, check) -> float:
+    """A float setting that is a leaf of the training state, not a constant of the compiled
+    program (``jaxik.hyperparams``): one program serves all its values, and a scan over it does
+    not recompile. Every other setting shapes the program."""
+    return setting(default, check=check, traced=True)
+
+
+def hyperparameter_names() -> tuple[str, ...]:
+    """The settings marked ``hyperparameter``, in field order."""
+    return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("traced"))
+
+
+def _check_env_config(name: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name}={value!r} must be a mapping of env settings")
+
+
+def _check_hidden_sizes(name: str, sizes: Any) -> tuple[int, ...]:
+    if (
+        not isinstance(sizes, tuple | list)
+        or not 1 <= len(sizes) <= MAX_LAYERS
+        or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_WIDTH for s in sizes
+        )
+    ):
+        raise ValueError(
+            f"{name}={sizes!r} must be a non-empty list of at most {MAX_LAYERS} "
+            f"integers in [1, {MAX_WIDTH}]"
+        )
+    return tuple(sizes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,132 +67,93 @@ class TrainConfig:
     """Everything a training run depends on."""
 
     # --- what to train
-    env: str = "PandaReach"
+    env: str = setting("PandaReach", check=one_of(envs.ENV_NAMES))
     """Environment name (envs.ENV_NAMES)."""
-    env_config: dict = dataclasses.field(default_factory=dict)
+    env_config: dict = setting(default_factory=dict, check=_check_env_config)
     """Overrides of the environment's own config, e.g. {terminate_on_success: false}."""
-    algo: str = "td3"
+    algo: str = setting("td3", check=one_of(agents.ALGOS))
     """"ddpg", "td3" or "sac"."""
-    seed: int = 0
+    seed: int = setting(0, check=integer(minimum=0))
     """Seeds the networks, the environments and the sampling."""
 
     # --- how much
-    num_envs: int = 16
+    num_envs: int = setting(16, check=check_positive_int)
     """Parallel training environments; each iteration steps all of them once."""
-    total_env_steps: int = 20_000
+    total_env_steps: int = setting(20_000, check=check_positive_int)
     """Training budget in environment steps (all environments together)."""
-    learning_starts: int = 1_000
+    learning_starts: int = setting(1_000, check=integer(minimum=0))
     """Environment steps of uniform random actions before the first gradient update."""
-    updates_per_iteration: int = 4
+    updates_per_iteration: int = setting(4, check=check_positive_int)
     """Gradient updates after each iteration (num_envs environment steps)."""
 
     # --- replay and hindsight
-    buffer_size: int = 100_000
+    buffer_size: int = setting(100_000, check=check_positive_int)
     """Transitions kept (rounded down to a multiple of num_envs)."""
-    batch_size: int = 256
+    batch_size: int = setting(256, check=check_positive_int)
     """Transitions per gradient update."""
-    her_strategy: str = "future"
+    her_strategy: str = setting("future", check=one_of(her.STRATEGIES))
     """Hindsight goals: "future", "final", or "none" (plain replay)."""
-    her_future_prob: float = 0.8
+    her_future_prob: float = hyperparameter(0.8, check=number(0.0, 1.0))
     """Fraction of sampled transitions whose goal is relabelled (0.8 = 4 hindsight goals per
     real one)."""
 
     # --- learning
-    hidden_sizes: tuple[int, ...] = (64, 64)
+    hidden_sizes: tuple[int, ...] = setting((64, 64), check=_check_hidden_sizes)
     """Hidden layer widths of the actor and of each critic."""
-    learning_rate: float = 1e-3
+    learning_rate: float = hyperparameter(1e-3, check=check_positive)
     """Adam step size of the actor, the critics and SAC's temperature."""
-    gamma: float = 0.95
+    weight_decay: float = hyperparameter(0.0, check=number(0.0))
+    """Decoupled weight decay (AdamW) of the actor's and critics' parameters, times
+    learning_rate per update; 0 is Adam."""
+    max_grad_norm: float = setting(0.0, check=number(0.0))
+    """The actor's and critics' gradients are clipped to this global norm before the optimiser;
+    0 does not clip. Static: a sweep over it compiles one program per value."""
+    gamma: float = hyperparameter(0.95, check=number(0.0, 1.0, high_open=True))
     """Discount factor."""
-    tau: float = 0.05
+    tau: float = hyperparameter(0.05, check=number(0.0, 1.0, low_open=True))
     """Soft target update rate: target <- tau * online + (1 - tau) * target."""
-    normalize_observations: bool = True
+    normalize_observations: bool = setting(True, check=check_bool)
     """Standardise observations and goals with running statistics."""
-    observation_clip: float = 5.0
+    observation_clip: float = setting(5.0, check=check_positive)
     """Normalised inputs are clipped to [-observation_clip, observation_clip]."""
 
     # --- DDPG and TD3
-    exploration_noise: str = "gaussian"
+    exploration_noise: str = setting("gaussian", check=one_of(NOISE_TYPES))
     """Noise added to the deterministic action while collecting: "gaussian" or "ou"
     (Ornstein-Uhlenbeck)."""
-    noise_std: float = 0.1
+    noise_std: float = hyperparameter(0.1, check=number(0.0))
     """Scale of the exploration noise, in action units."""
-    ou_theta: float = 0.15
+    ou_theta: float = hyperparameter(0.15, check=number(0.0, 1.0, low_open=True))
     """Mean reversion of the Ornstein-Uhlenbeck noise per step."""
-    policy_delay: int = 2
+    policy_delay: int = setting(2, check=check_positive_int)
     """TD3: critic updates per actor and target update."""
-    target_noise: float = 0.2
+    target_noise: float = hyperparameter(0.2, check=number(0.0))
     """TD3: std of the target-policy smoothing noise."""
-    target_noise_clip: float = 0.5
+    target_noise_clip: float = hyperparameter(0.5, check=number(0.0))
     """TD3: the smoothing noise is clipped to +-target_noise_clip."""
 
     # --- SAC
-    init_alpha: float = 1.0
+    init_alpha: float = hyperparameter(1.0, check=check_positive)
     """SAC: initial entropy temperature, tuned automatically toward entropy -action_size."""
 
     # --- evaluation
-    eval_every: int = 1_024
+    eval_every: int = setting(1_024, check=check_positive_int)
     """Environment steps between evaluations (a multiple of num_envs)."""
-    num_eval_envs: int = 100
+    num_eval_envs: int = setting(100, check=check_positive_int)
     """Evaluation episodes, each on a fresh goal, deterministic policy."""
-    success_target: float = 0.95
+    success_target: float = setting(0.95, check=number(0.0, 1.0))
     """Evaluation success rate that counts as solved (reported, and used by stop_on_success)."""
-    stop_on_success: bool = False
+    stop_on_success: bool = setting(False, check=check_bool)
     """Stop at the first evaluation that reaches success_target (in a scan: once every run has)."""
 
     # --- checkpoints
-    checkpoint_every: int = 10
+    checkpoint_every: int = setting(10, check=integer(minimum=0))
     """Evaluations (chunks) between checkpoints of the whole training state (train.py --resume
     continues from the newest); 0 saves only at the end and on Ctrl-C."""
 
     def __post_init__(self) -> None:
-        import envs
-
-        check_choice("env", self.env, envs.ENV_NAMES)
-        if not isinstance(self.env_config, dict):
-            raise ValueError(f"env_config={self.env_config!r} must be a mapping of env settings")
+        check_fields(self)
         envs.make_config(self.env, **self.env_config)  # names a bad key or value, builds nothing
-        check_choice("algo", self.algo, agents.ALGOS)
-        check_choice("her_strategy", self.her_strategy, her.STRATEGIES)
-        check_choice("exploration_noise", self.exploration_noise, NOISE_TYPES)
-        check_int("seed", self.seed, minimum=0)
-        for name in (
-            "num_envs",
-            "total_env_steps",
-            "updates_per_iteration",
-            "buffer_size",
-            "batch_size",
-            "policy_delay",
-            "eval_every",
-            "num_eval_envs",
-        ):
-            check_int(name, getattr(self, name), minimum=1)
-        check_int("learning_starts", self.learning_starts, minimum=0)
-        check_int("checkpoint_every", self.checkpoint_every, minimum=0)
-        for name in ("her_future_prob", "success_target"):
-            check_range(name, getattr(self, name), 0.0, 1.0)
-        check_range("gamma", self.gamma, 0.0, 1.0, high_open=True)
-        check_range("tau", self.tau, 0.0, 1.0, low_open=True)
-        for name in ("learning_rate", "observation_clip", "init_alpha"):
-            check_range(name, getattr(self, name), 0.0, low_open=True)
-        for name in ("noise_std", "target_noise", "target_noise_clip"):
-            check_range(name, getattr(self, name), 0.0)
-        check_range("ou_theta", self.ou_theta, 0.0, 1.0, low_open=True)
-        for name in ("normalize_observations", "stop_on_success"):
-            check_bool(name, getattr(self, name))
-        sizes = self.hidden_sizes
-        if (
-            not isinstance(sizes, tuple | list)
-            or not 1 <= len(sizes) <= MAX_LAYERS
-            or not all(
-                isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_WIDTH for s in sizes
-            )
-        ):
-            raise ValueError(
-                f"hidden_sizes={sizes!r} must be a non-empty list of at most {MAX_LAYERS} "
-                f"integers in [1, {MAX_WIDTH}]"
-            )
-        object.__setattr__(self, "hidden_sizes", tuple(sizes))
         if self.eval_every % self.num_envs:
             raise ValueError(
                 f"eval_every={self.eval_every} must be a multiple of num_envs={self.num_envs}"

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from jaxik import agents, config, hyperparams, normalizer
-from jaxik.agents.common import ADAM, Update, adam_step, soft_update, td_target
+from jaxik.agents.common import Update, apply_optimizer, make_optimizer, soft_update, td_target
 
 IN_DIM, ACTION_SIZE, BATCH = 5, 2, 32
 
@@ -91,22 +91,60 @@ def test_td3_updates_the_actor_every_policy_delay_updates():
     assert changed == [False, False, True, False, False, True]
 
 
-def test_adam_step_with_a_traced_rate_is_optax_adam():
+def run_optimizer(max_grad_norm, hp, grads_per_step, params):
+    """Steps of ``make_optimizer(max_grad_norm)(hp)`` from ``params``, traced hp included."""
+    optimizer = make_optimizer(max_grad_norm)
+
+    @jax.jit
+    def step(params, opt_state, grads, hp):
+        return apply_optimizer(optimizer(hp), params, grads, opt_state)
+
+    opt_state = optimizer(hp).init(params)
+    for grads in grads_per_step:
+        params, opt_state = step(params, opt_state, grads, hp)
+    return params
+
+
+def test_the_default_optimiser_with_a_traced_rate_is_optax_adam():
     params = {"w": jnp.asarray([1.0, -2.0, 3.0])}
+    grads = [{"w": jnp.asarray([0.5, -1.0, 2.0]) * (step + 1)} for step in range(5)]
+    hp = hyperparams.from_config(config.TrainConfig(learning_rate=3e-3))
     reference, reference_state = params, optax.adam(3e-3).init(params)
-    ours, our_state = params, ADAM.init(params)
-    for step in range(5):
-        grads = {"w": jnp.asarray([0.5, -1.0, 2.0]) * (step + 1)}
-        changes, reference_state = optax.adam(3e-3).update(grads, reference_state)
+    for g in grads:
+        changes, reference_state = optax.adam(3e-3).update(g, reference_state)
         reference = optax.apply_updates(reference, changes)
-        ours, our_state = adam_step(ours, grads, our_state, jnp.float32(3e-3))
+    ours = run_optimizer(0.0, hp, grads, params)
     np.testing.assert_allclose(ours["w"], reference["w"], rtol=1e-6)
+
+
+def test_weight_decay_shrinks_the_parameters_by_rate_times_decay():
+    """With zero gradients Adam's step is zero, so one update leaves (1 - lr * wd) * params."""
+    params = {"w": jnp.asarray([1.0, -2.0, 3.0]), "b": jnp.asarray([0.5])}
+    zeros = [jax.tree.map(jnp.zeros_like, params)]
+    for decay in (0.0, 0.1):
+        hp = hyperparams.from_config(config.TrainConfig(learning_rate=1e-2, weight_decay=decay))
+        decayed = run_optimizer(0.0, hp, zeros, params)
+        for name in params:
+            np.testing.assert_allclose(decayed[name], params[name] * (1 - 1e-2 * decay), rtol=1e-6)
+
+
+def test_max_grad_norm_clips_the_gradients_before_adam():
+    """Adam's step depends on past gradient scales: a large first gradient dampens the next
+    steps unless it is clipped. Clipping inside the optimiser equals feeding clipped gradients."""
+    params = {"w": jnp.asarray([1.0, -2.0, 3.0])}
+    raw = [{"w": jnp.asarray([30.0, -40.0, 0.0])}, {"w": jnp.asarray([0.1, 0.2, -0.3])}]
+    clipped = [{"w": raw[0]["w"] / 50.0}, raw[1]]  # norm 50 -> 1; the second is under 1
+    hp = hyperparams.from_config(config.TrainConfig(learning_rate=1e-2))
+    inside = run_optimizer(1.0, hp, raw, params)
+    np.testing.assert_allclose(inside["w"], run_optimizer(0.0, hp, clipped, params)["w"], rtol=1e-5)
+    assert not np.allclose(inside["w"], run_optimizer(0.0, hp, raw, params)["w"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
 def test_float_hyperparameters_are_arguments_not_constants(algo):
-    """Another learning rate, gamma or tau reuses the compiled update and changes what it
-    should: the online critic (learning rate), the critic loss (gamma), the target critic (tau).
+    """Another learning rate, gamma, tau or weight decay reuses the compiled update and changes
+    what it should: the online critic (learning rate, weight decay), the critic loss (gamma), the
+    target critic (tau).
     Two updates each, so that TD3 (policy_delay 2) moves its targets."""
     cfg = config.TrainConfig(algo=algo)
     agent, hp = agents.make(cfg, IN_DIM, ACTION_SIZE), hyperparams.from_config(cfg)
@@ -115,7 +153,8 @@ def test_float_hyperparameters_are_arguments_not_constants(algo):
     batch = random_update(jax.random.key(1), 0.0)
     results = {}
     for name, changed in (("base", {}), ("learning_rate", {"learning_rate": 1e-2}),
-                          ("gamma", {"gamma": 0.5}), ("tau", {"tau": 0.5})):  # fmt: skip
+                          ("gamma", {"gamma": 0.5}), ("tau", {"tau": 0.5}),
+                          ("weight_decay", {"weight_decay": 0.5})):  # fmt: skip
         new_hp = hp.replace(**{k: jnp.float32(v) for k, v in changed.items()})
         new_state, metrics = update(state, batch, jax.random.key(2), new_hp)
         new_state, _ = update(new_state, batch, jax.random.key(3), new_hp)
@@ -132,6 +171,7 @@ def test_float_hyperparameters_are_arguments_not_constants(algo):
     assert differ("learning_rate", "critic_params")
     assert not np.isclose(results["gamma"][1], results["base"][1])  # gamma enters the target
     assert differ("tau", "target_critic_params")
+    assert differ("weight_decay", "critic_params")
 
 
 def test_normalizer_matches_numpy_over_batches():

@@ -1,10 +1,15 @@
 """Configurations: every shipped file loads; bad input names the field, the value and the rule."""
 
+import dataclasses
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import pytest
 
-from jaxik import config
+from envs.panda_reach import PandaReachConfig
+from envs.planar_reach import PlanarReachConfig
+from jaxik import config, hyperparams
 
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").rglob("*.yaml"))
 
@@ -77,9 +82,31 @@ def test_paper_table1_settings():
         ("env_config.gravity=1", "unknown configuration key(s) ['gravity'] for PandaReach"),
         ("learning_rat=0.1", "unknown configuration key(s) ['learning_rat']"),
         ("normalize_observations=maybe", "normalize_observations='maybe' must be true or false"),
+        ("weight_decay=-0.1", "weight_decay=-0.1 must be a finite number in [0.0, inf)"),
+        ("max_grad_norm=.nan", "max_grad_norm=nan must be a finite number in [0.0, inf)"),
+        ("env_config.goal_low=[0, 0]", "goal_low=[0, 0] must be a list of 3 finite numbers"),
     ],
 )
 def test_bad_values_are_named(override, message):
     with pytest.raises(ValueError) as error:
         config.load(None, [override])
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("settings", [config.TrainConfig, PandaReachConfig, PlanarReachConfig])
+def test_every_setting_declares_its_check_on_its_field(settings):
+    assert all(callable(f.metadata.get("check")) for f in dataclasses.fields(settings))
+
+
+def test_the_hyperparameters_are_the_fields_marked_so():
+    """Hyperparams is made from the marks on TrainConfig: the float settings marked
+    ``hyperparameter``, in field order, become float32 leaves; nothing else does."""
+    fields = dataclasses.fields(config.TrainConfig)
+    marked = tuple(f.name for f in fields if f.metadata.get("traced"))
+    assert {"learning_rate", "gamma", "tau", "weight_decay", "her_future_prob"} <= set(marked)
+    assert all(isinstance(f.default, float) for f in fields if f.name in marked)
+    assert hyperparams.FIELDS == marked
+    assert tuple(f.name for f in dataclasses.fields(hyperparams.Hyperparams)) == marked
+    hp = hyperparams.from_config(config.TrainConfig(gamma=0.5, weight_decay=0.25))
+    assert (float(hp.gamma), float(hp.weight_decay)) == (0.5, 0.25)
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(hp))

@@ -31,6 +31,10 @@ def test_floats_share_a_program_and_static_settings_split_it():
         assert {r.batch_size for r in program.runs} == {program.config.batch_size}
     single = scan.load(None, SMALL).programs
     assert len(single) == 1 and not single[0].batched
+    optimiser = {"sweep.weight_decay": [0.0, 1e-4], "sweep.max_grad_norm": [0.0, 1.0]}
+    programs = scan.load(None, {**SMALL, **optimiser}).programs
+    assert [p.config.max_grad_norm for p in programs] == [0.0, 1.0]
+    assert all([r.weight_decay for r in p.runs] == [0.0, 1e-4] for p in programs)
 
 
 def test_command_line_numbers_and_yaml_sweeps(tmp_path):

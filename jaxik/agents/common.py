@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
+
+if TYPE_CHECKING:  # config -> agents -> hyperparams -> config at run time
+    from jaxik.hyperparams import Hyperparams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,13 +69,36 @@ def mean_squared_error(prediction: jax.Array, target: jax.Array) -> jax.Array:
     return jnp.mean((prediction - target[None, :]) ** 2, axis=1).sum()
 
 
-ADAM = optax.scale_by_adam()
-"""Adam's moment estimates; the step size is applied by ``adam_step`` from the hyperparameters."""
+def make_optimizer(max_grad_norm: float) -> Callable[[Hyperparams], optax.GradientTransformation]:
+    """The actor's and the critics' optimiser: AdamW with step size hp.learning_rate and
+    decoupled weight decay hp.weight_decay (0: Adam), after clipping the gradients to the global
+    norm ``max_grad_norm`` (0: not clipped; a static setting, as a clip in the program changes
+    its numerics even where it does not bind).
+
+    The returned ``optimizer(hp)`` is called inside the traced update with the hyperparameter
+    arrays, so one compiled program serves any of their values. Its state (Adam's step count and
+    moments) does not depend on them, so ``optimizer(hp).init(params)`` in ``init`` matches every
+    later update. Another optax transformation belongs in this chain.
+    """
+
+    def optimizer(hp: Hyperparams) -> optax.GradientTransformation:
+        adamw = optax.adamw(hp.learning_rate, weight_decay=hp.weight_decay)
+        if max_grad_norm == 0:
+            return adamw
+        return optax.chain(optax.clip_by_global_norm(max_grad_norm), adamw)
+
+    return optimizer
 
 
-def adam_step(params: Any, grads: Any, opt_state: Any, learning_rate: jax.Array):
-    """One Adam step with a traced learning rate: optax.adam(learning_rate), with the rate an
-    argument instead of a constant. Returns (params, opt_state)."""
-    direction, opt_state = ADAM.update(grads, opt_state)
-    params = jax.tree.map(lambda p, d: p - learning_rate * d, params, direction)
-    return params, opt_state
+def temperature_optimizer(hp: Hyperparams) -> optax.GradientTransformation:
+    """SAC's temperature: Adam with step size hp.learning_rate. Not clipped or decayed: decay
+    would pull log(alpha) toward 0, that is alpha toward 1."""
+    return optax.adam(hp.learning_rate)
+
+
+def apply_optimizer(
+    transformation: optax.GradientTransformation, params: Any, grads: Any, opt_state: Any
+) -> tuple[Any, Any]:
+    """One step of ``transformation``: returns (params, opt_state)."""
+    updates, opt_state = transformation.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state

@@ -3,6 +3,8 @@ the target, and a temperature tuned automatically toward entropy -action_size.""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -10,7 +12,6 @@ from flax import struct
 
 from jaxik.agents import common
 from jaxik.agents.common import Agent, Update
-from jaxik.hyperparams import Hyperparams
 from jaxik.networks import (
     Critic,
     GaussianActor,
@@ -18,6 +19,9 @@ from jaxik.networks import (
     init_actor_and_critics,
     squashed_sample,
 )
+
+if TYPE_CHECKING:  # config -> agents -> hyperparams -> config at run time
+    from jaxik.hyperparams import Hyperparams
 
 NUM_CRITICS = 2
 
@@ -38,7 +42,7 @@ def make(config, in_dim: int, action_size: int) -> Agent:
     """``config`` supplies hidden_sizes; the float settings come as ``hp``."""
     actor = GaussianActor(config.hidden_sizes, action_size)
     critic = Critic(config.hidden_sizes)
-    optimizer = common.ADAM
+    optimizer = common.make_optimizer(config.max_grad_norm)
     target_entropy = -float(action_size)
 
     def init(key: jax.Array, hp: Hyperparams) -> SacState:
@@ -51,9 +55,9 @@ def make(config, in_dim: int, action_size: int) -> Agent:
             critic_params=critic_params,
             target_critic_params=critic_params,
             log_alpha=log_alpha,
-            actor_opt_state=optimizer.init(actor_params),
-            critic_opt_state=optimizer.init(critic_params),
-            alpha_opt_state=optimizer.init(log_alpha),
+            actor_opt_state=optimizer(hp).init(actor_params),
+            critic_opt_state=optimizer(hp).init(critic_params),
+            alpha_opt_state=common.temperature_optimizer(hp).init(log_alpha),
             updates=jnp.zeros((), jnp.int32),
         )
 
@@ -95,21 +99,21 @@ def make(config, in_dim: int, action_size: int) -> Agent:
         (c_loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
             state.critic_params, state, batch, critic_key, hp
         )
-        critic_params, critic_opt_state = common.adam_step(
-            state.critic_params, grads, state.critic_opt_state, hp.learning_rate
+        critic_params, critic_opt_state = common.apply_optimizer(
+            optimizer(hp), state.critic_params, grads, state.critic_opt_state
         )
         state = state.replace(critic_params=critic_params, critic_opt_state=critic_opt_state)
 
         (a_loss, log_prob), grads = jax.value_and_grad(actor_loss, has_aux=True)(
             state.actor_params, state, batch, actor_key
         )
-        actor_params, actor_opt_state = common.adam_step(
-            state.actor_params, grads, state.actor_opt_state, hp.learning_rate
+        actor_params, actor_opt_state = common.apply_optimizer(
+            optimizer(hp), state.actor_params, grads, state.actor_opt_state
         )
 
         _t_loss, grad = jax.value_and_grad(alpha_loss)(state.log_alpha, log_prob)
-        log_alpha, alpha_opt_state = common.adam_step(
-            state.log_alpha, grad, state.alpha_opt_state, hp.learning_rate
+        log_alpha, alpha_opt_state = common.apply_optimizer(
+            common.temperature_optimizer(hp), state.log_alpha, grad, state.alpha_opt_state
         )
         state = state.replace(
             actor_params=actor_params,

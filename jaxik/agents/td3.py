@@ -5,6 +5,8 @@ critic, no smoothing and no delay (``ddpg.py``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -13,8 +15,10 @@ from flax import struct
 from jaxik import exploration
 from jaxik.agents import common
 from jaxik.agents.common import Agent, Update
-from jaxik.hyperparams import Hyperparams
 from jaxik.networks import Critic, DeterministicActor, apply_critics, init_actor_and_critics
+
+if TYPE_CHECKING:  # config -> agents -> hyperparams -> config at run time
+    from jaxik.hyperparams import Hyperparams
 
 
 @struct.dataclass
@@ -40,10 +44,9 @@ def make_deterministic(
     ``smoothing`` the target action gets clipped noise (hp.target_noise, hp.target_noise_clip)."""
     actor = DeterministicActor(config.hidden_sizes, action_size)
     critic = Critic(config.hidden_sizes)
-    optimizer = common.ADAM
+    optimizer = common.make_optimizer(config.max_grad_norm)
 
     def init(key: jax.Array, hp: Hyperparams) -> DeterministicState:
-        del hp  # nothing here depends on a float hyperparameter
         actor_params, critic_params = init_actor_and_critics(
             actor, critic, key, in_dim, action_size, num_critics
         )
@@ -52,8 +55,8 @@ def make_deterministic(
             critic_params=critic_params,
             target_actor_params=actor_params,
             target_critic_params=critic_params,
-            actor_opt_state=optimizer.init(actor_params),
-            critic_opt_state=optimizer.init(critic_params),
+            actor_opt_state=optimizer(hp).init(actor_params),
+            critic_opt_state=optimizer(hp).init(critic_params),
             updates=jnp.zeros((), jnp.int32),
         )
 
@@ -96,8 +99,8 @@ def make_deterministic(
 
     def update_actor_and_targets(state: DeterministicState, batch: Update, hp: Hyperparams):
         loss, grads = jax.value_and_grad(actor_loss)(state.actor_params, state.critic_params, batch)
-        actor_params, actor_opt_state = common.adam_step(
-            state.actor_params, grads, state.actor_opt_state, hp.learning_rate
+        actor_params, actor_opt_state = common.apply_optimizer(
+            optimizer(hp), state.actor_params, grads, state.actor_opt_state
         )
         state = state.replace(
             actor_params=actor_params,
@@ -113,8 +116,8 @@ def make_deterministic(
         (loss, q_mean), grads = jax.value_and_grad(critic_loss, has_aux=True)(
             state.critic_params, state, batch, key, hp
         )
-        critic_params, critic_opt_state = common.adam_step(
-            state.critic_params, grads, state.critic_opt_state, hp.learning_rate
+        critic_params, critic_opt_state = common.apply_optimizer(
+            optimizer(hp), state.critic_params, grads, state.critic_opt_state
         )
         state = state.replace(
             critic_params=critic_params,
