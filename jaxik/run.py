@@ -104,6 +104,18 @@ class HostRecord:
     train_seconds: float = 0.0
     wall_seconds: float = 0.0
 
+    def note_solved(self, success: np.ndarray, success_target: float, env_steps: float) -> int:
+        """Marks each run whose evaluation ``success`` [runs] reached ``success_target`` for the
+        first time, at ``env_steps`` and the seconds so far; returns how many runs are solved."""
+        for i, value in enumerate(success):
+            if self.solved_at[i] is None and value >= success_target:
+                self.solved_at[i] = {
+                    "env_steps": env_steps,
+                    "wall_seconds": self.wall_seconds,
+                    "train_seconds": self.train_seconds,
+                }
+        return sum(s is not None for s in self.solved_at)
+
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -381,15 +393,8 @@ def run_program(
     labels = summary.run_labels(program)
     interrupted = False
     steps_before, train_here = record.chunks * config.eval_every, 0.0
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-    )
     try:
-        with Progress(*columns, console=console, transient=False) as progress:
+        with Progress(*progress_columns(), console=console, transient=False) as progress:
             task = progress.add_task(
                 "env steps", total=config.num_evals * config.eval_every, status="",
                 completed=steps_before,
@@ -410,14 +415,7 @@ def run_program(
                     row = summary.metrics_row(metrics, i)
                     writer.add({**labels[i], **row, "wall_seconds": record.wall_seconds})
                 success = np.asarray(metrics["eval_success"])
-                for i, value in enumerate(success):
-                    if record.solved_at[i] is None and value >= config.success_target:
-                        record.solved_at[i] = {
-                            "env_steps": steps,
-                            "wall_seconds": record.wall_seconds,
-                            "train_seconds": record.train_seconds,
-                        }
-                solved = sum(s is not None for s in record.solved_at)
+                solved = record.note_solved(success, config.success_target, steps)
                 speed = (steps - steps_before) * len(runs) / max(train_here, 1e-9)
                 status = f"success {success.mean():.0%}  " + (
                     f"{solved}/{len(runs)} solved  " if len(runs) > 1 else ""
@@ -446,13 +444,39 @@ def run_program(
             f"Stopped after chunk {record.chunks} of {config.num_evals}; checkpoint saved. "
             f"Continue with: python train.py --resume {out}"
         )
+    return write_outputs(out, program, record, state, device.mesh, interrupted)
+
+
+def progress_columns() -> tuple:
+    """The progress bar: env steps done of all, then success, solved runs and speed."""
+    return (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+    )
+
+
+def write_outputs(
+    out: Path,
+    program: scan.Program,
+    record: HostRecord,
+    state: Any,
+    mesh: jax.sharding.Mesh,
+    interrupted: bool,
+) -> dict[str, Any]:
+    """What a finished (or stopped) program leaves: the policy checkpoint and, from the main
+    process, the learning curve, the results table, the sweep plot and summary.json. Returns
+    the summary."""
+    config = program.config
     policy = to_host({"agent": state.agent, "normalizer": state.normalizer})
     outputs.save_checkpoint(out, policy)  # every process: orbax synchronises them, one writes
     result = summary.program_summary(program, record)
     result.update(
         interrupted=interrupted,
-        device=sharding.describe(device.mesh),
-        mesh=dict(zip(device.mesh.axis_names, device.mesh.devices.shape, strict=True)),
+        device=sharding.describe(mesh),
+        mesh=dict(zip(mesh.axis_names, mesh.devices.shape, strict=True)),
         policy=str((out / "policy").absolute()),
     )
     if is_main_process():
