@@ -1,11 +1,11 @@
 """Seed and hyperparameter scans: which runs to train, and which of them share one program.
 
 A scan is the base config plus ``seeds`` (runs per setting, seeds ``seed .. seed + seeds - 1``)
-and ``sweep`` (field -> list of values; their grid is scanned). Float hyperparameters
-(``hyperparams.FIELDS``) are leaves of the training state, so every value of them, times every
-seed, trains in one vmapped program. Any other swept field changes the program (network sizes,
-batch size, number of environments, algorithm, ...): each of its values is a separate program, run
-one after another.
+and ``sweep`` (field -> list of values; their grid is scanned). Float hyperparameters (the
+fields marked ``hyperparameter`` in ``jaxik.config``) are leaves of the training state, so every
+value of them, times every seed, trains in one vmapped program. Any other swept field changes
+the program (network sizes, batch size, number of environments, algorithm, ...): each of its
+values is a separate program, run one after another.
 
 From the command line: ``seeds=16``, ``sweep.learning_rate=[1e-3,3e-4]`` (``sweep.lr`` for short)
 or, in a YAML file, ``seeds: 16`` and ``sweep: {learning_rate: [1e-3, 3e-4], tau: [0.05, 0.01]}``.

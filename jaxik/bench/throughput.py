@@ -36,7 +36,7 @@ class Throughput:
 def counters(state) -> tuple[int, int]:
     """(environment steps, gradient updates) the training state has done."""
     num_envs = jax.tree.leaves(state.env_state.obs)[0].shape[0]
-    return int(state.iteration) * num_envs, int(state.agent.critic_opt_state.count)
+    return int(state.iteration) * num_envs, int(state.agent.updates)
 
 
 def measure(base: TrainConfig, num_envs: int, batch_size: int, repeats: int = 3) -> Throughput:
