@@ -69,7 +69,7 @@ class Trainer:
     iterate: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # a chunk's
     # iterations without its evaluation: metrics leaves [iterations_per_eval] (benchmarks)
     chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # = train_part
-    # then eval_part; run.build compiles the two as separate programs, side by side
+    # then eval_part; device_program.build compiles the two as separate programs, side by side
     train_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
     eval_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
     train: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (key, hp=None)

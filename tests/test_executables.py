@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxik import executables, run, scan
+from jaxik import device_program, executables, scan
 
 SMALL = {"env": "PlanarReach", "total_env_steps": 512, "eval_every": 256, "learning_starts": 128}
 NAMES = ("train", "eval", "init")
@@ -26,7 +26,7 @@ def program(**overrides):
 
 
 def one_chunk(device, compiled):
-    _, metrics = run.chunk_runner(compiled)(device.init_state(compiled))
+    _, metrics = device_program.chunk_runner(compiled)(device.init_state(compiled))
     return jax.device_get(metrics)
 
 
@@ -34,7 +34,7 @@ def one_chunk(device, compiled):
 def filled(tmp_path_factory):
     """A cache filled by one build, and that build's first chunk."""
     cache = tmp_path_factory.mktemp("programs")
-    device = run.build(program())
+    device = device_program.build(program())
     metrics = one_chunk(device, device.compile(NAMES, cache))
     return cache, metrics
 
@@ -42,7 +42,7 @@ def filled(tmp_path_factory):
 def test_a_second_build_loads_every_piece_and_computes_the_same(filled):
     cache, expected = filled
     assert len(list(cache.glob("*.bin"))) == len(NAMES)
-    device = run.build(program())
+    device = device_program.build(program())
     blind = dataclasses.replace(
         device, pieces={name: (NotLowered(), args) for name, (_, args) in device.pieces.items()}
     )
@@ -66,7 +66,7 @@ def test_a_damaged_entry_is_ignored_and_replaced(tmp_path, filled, damage):
     cache, _ = filled
     for path in cache.glob("*.bin"):
         (tmp_path / path.name).write_bytes(damage(path.read_bytes()))
-    device = run.build(program())
+    device = device_program.build(program())
     compiled = device.compile(NAMES, tmp_path)  # lowers and compiles again
     assert set(compiled) == set(NAMES)
     for path in cache.glob("*.bin"):
@@ -82,7 +82,7 @@ def test_an_entry_under_another_key_is_not_loaded(tmp_path, filled):
 
 
 def test_the_key_follows_what_reaches_the_device():
-    device = run.build(program())
+    device = device_program.build(program())
     _, args = device.pieces["train"]
 
     def key(**overrides):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from jaxik import config, hyperparams, run, scan, statistics, summary, trainer
+from jaxik import config, device_program, hyperparams, run, scan, statistics, summary, trainer
 
 SMALL = {
     "env": "PlanarReach",
@@ -99,9 +99,9 @@ def test_a_run_inside_a_vmapped_scan_equals_it_trained_alone():
 
 
 def _host_path_chunks(program, chunks: int) -> list[dict]:
-    device = run.build(program)
+    device = device_program.build(program)
     compiled = device.compile()
-    chunk, state, out = run.chunk_runner(compiled), device.init_state(compiled), []
+    chunk, state, out = device_program.chunk_runner(compiled), device.init_state(compiled), []
     for _ in range(chunks):
         state, metrics = chunk(state)
         out.append(jax.device_get(metrics))
@@ -109,10 +109,11 @@ def _host_path_chunks(program, chunks: int) -> list[dict]:
 
 
 def test_the_host_paths_vmapped_program_equals_each_run_alone():
-    """run.build's batched program (lockstep counters shared, vmap_runs) against each of its
-    runs built alone, over 3 chunks: warm-up, then learning with TD3's delayed actor. Batched and
-    unbatched programs round differently (different fusions) and learning amplifies it: the first
-    chunk agrees to 1e-5, the later ones' losses to 0.5 % (measured: at most 0.06 %)."""
+    """device_program.build's batched program (lockstep counters shared, vmap_runs) against each
+    of its runs built alone, over 3 chunks: warm-up, then learning with TD3's delayed actor.
+    Batched and unbatched programs round differently (different fusions) and learning amplifies
+    it: the first chunk agrees to 1e-5, the later ones' losses to 0.5 % (measured: at most
+    0.06 %)."""
     plan = scan.load(None, {**SMALL, "algo": "td3", "seeds": 2, "sweep.lr": [1e-3, 3e-4]})
     (program,) = plan.programs
     scanned = _host_path_chunks(program, 3)
@@ -135,7 +136,7 @@ def test_conds_stay_conds_in_a_vmapped_program():
     """Warm-up and TD3's policy delay are lax.conds; vmapped with batched counters they would
     become selects that run both branches."""
     plan = scan.load(None, {**SMALL, "algo": "td3", "seeds": 4})
-    device = run.build(plan.programs[0])
+    device = device_program.build(plan.programs[0])
     function, args = device.pieces["train"]
     text = function.lower(*args).as_text()
     assert text.count("stablehlo.case") >= 2

@@ -3,10 +3,11 @@ builds, and of each piece of them compiled alone, with the persistent compilatio
 
 Pieces (at the configuration's shapes): the batched training env step under ee and joints
 control, the IK alone, one evaluation, one HER sample, one gradient update, an iteration's
-updates (``learn``), then the programs a run compiles (jaxik.run): ``init`` and the two halves of
-a chunk, ``train`` and ``eval`` (compiled side by side), the chunk as one program for comparison,
-and the train half of 8 seeds (``run.vmap_runs``). The pieces overlap (a chunk holds them all), so
-their times do not add up; each says what that piece would cost if it were the only one.
+updates (``learn``), then the programs a run compiles (jaxik.device_program): ``init`` and the two
+halves of a chunk, ``train`` and ``eval`` (compiled side by side), the chunk as one program for
+comparison, and the train half of 8 seeds (``device_program.vmap_runs``). The pieces overlap (a
+chunk holds them all), so their times do not add up; each says what that piece would cost if it
+were the only one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from jaxik import agents, outputs, run, scan, trainer
+from jaxik import agents, device_program, outputs, scan, trainer
 from jaxik.config import TrainConfig
 
 SEEDS = 8
@@ -106,7 +107,11 @@ def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileT
         ("train half of a chunk (a program)", program.train_part, (state,)),
         ("eval half of a chunk (a program)", program.eval_part, (state,)),
         ("chunk as one program", program.chunk, (state,)),
-        (f"train half, {SEEDS} seeds vmapped", run.vmap_runs(program.train_part), (states,)),
+        (
+            f"train half, {SEEDS} seeds vmapped",
+            device_program.vmap_runs(program.train_part),
+            (states,),
+        ),
     ):
         timings.append(_timing(algo, name, function, *args))
     return timings
