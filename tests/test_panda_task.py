@@ -170,7 +170,7 @@ def test_config_is_frozen_and_documented():
     }
 
 
-@pytest.mark.parametrize("contacts", [False, True])
+@pytest.mark.parametrize("contacts", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_contacts_option_stops_the_arm_at_the_table(contacts):
     env = envs.make("PandaReachJoints", contacts=contacts, joint_limits=contacts)
     step = jax.jit(env.step)

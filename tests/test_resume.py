@@ -50,7 +50,8 @@ def policy_leaves(run_dir: Path) -> list[np.ndarray]:
     return [np.asarray(x) for x in jax.tree.leaves(restored)]
 
 
-@pytest.mark.parametrize("seeds", [1, 2])
+# One run is a scan of one: the 2-seed case runs the same host path, and one seed is slow-marked.
+@pytest.mark.parametrize("seeds", [pytest.param(1, marks=pytest.mark.slow), 2])
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, seeds):
     plan = scan.load(None, {**SMALL, "seeds": seeds})
     whole, parts = tmp_path / "whole", tmp_path / "parts"
@@ -202,6 +203,7 @@ def test_a_panda_reach_training_state_round_trips(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.slow  # 28 s; the default suite plans such scans (test_scan) and resumes scans
 def test_a_scan_over_a_shape_setting_runs_writes_its_table_and_resumes(tmp_path):
     """The issue's case: a sweep over batch_size alone is two programs, each in its own folder;
     --out gets the scan's config.yaml, table and summary, and --resume extends both."""

@@ -77,7 +77,11 @@ def command(process_id: int, address: str, out: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     ("overrides", "layout"),
-    [(("seeds=2",), "runs x2, environments x1"), ((), "runs x1, environments x2")],
+    [
+        (("seeds=2",), "runs x2, environments x1"),
+        # environments split over processes: slow (the 4-device test splits them in-process)
+        pytest.param((), "runs x1, environments x2", marks=pytest.mark.slow),
+    ],
     ids=["seeds", "environments"],
 )
 def test_two_processes_match_one_process_with_two_devices(tmp_path, overrides, layout):
