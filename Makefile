@@ -49,8 +49,12 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two pytest-xdist workers share the work (and one cache of compiled programs: tests/conftest.py);
+# TEST_WORKERS=0 runs the suite in this process, one test after another.
+TEST_WORKERS ?= 2
+
 test: lint
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 # Long learning runs on the real Panda (minutes each on the CPU).
 test-slow: $(INSTALLED)

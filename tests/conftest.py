@@ -1,9 +1,53 @@
-"""Shared, compiled-once environments for the tests."""
+"""Shared, compiled-once environments for the tests, and one cache of compiled programs for the
+whole session.
+
+Every test that trains through the host loop (``run.run_scan``, ``train.py``) reads and writes
+compiled programs in one temporary directory, shared by the pytest-xdist workers and the
+subprocesses they start: a program that two tests need (the same configuration, less the seed
+and the budget) is compiled once. Loading instead of compiling is itself checked to give the
+same numbers (tests/test_executables.py), and the resume tests compare a run that compiled with
+one that loaded. The user's own cache (~/.cache/jaxik) is never touched.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import jax
 import pytest
 
 import envs
+
+CACHE_VARIABLE = "JAXIK_CACHE_DIR"
+
+
+def pytest_configure(config):
+    # The controlling process makes the directory; xdist workers inherit it through the
+    # environment, and so do the subprocesses tests start.
+    if hasattr(config, "workerinput"):
+        return
+    directory = tempfile.mkdtemp(prefix="jaxik-test-programs-")
+    config._jaxik_cache = (directory, os.environ.get(CACHE_VARIABLE))
+    os.environ[CACHE_VARIABLE] = directory
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_jaxik_cache", None)
+    if made is None:
+        return
+    directory, previous = made
+    shutil.rmtree(directory, ignore_errors=True)
+    if previous is None:
+        os.environ.pop(CACHE_VARIABLE, None)
+    else:
+        os.environ[CACHE_VARIABLE] = previous
+
+
+@pytest.fixture(scope="session")
+def programs_cache() -> Path:
+    """The session's cache of compiled programs (jaxik.executables)."""
+    return Path(os.environ[CACHE_VARIABLE])
 
 
 class Compiled:

@@ -19,7 +19,7 @@ PLANAR = {"env": "PlanarReach", "gamma": 0.98, "learning_starts": 256}
 
 
 def train(out: Path, **overrides) -> Path:
-    run.run_scan(scan.load(None, {**PLANAR, **overrides}), out, cache=False)
+    run.run_scan(scan.load(None, {**PLANAR, **overrides}), out)
     return out
 
 

@@ -55,11 +55,11 @@ def policy_leaves(run_dir: Path) -> list[np.ndarray]:
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, seeds):
     plan = scan.load(None, {**SMALL, "seeds": seeds})
     whole, parts = tmp_path / "whole", tmp_path / "parts"
-    run.run_scan(plan, whole, console=QUIET, cache=False)
-    first = run.run_scan(plan, parts, console=QUIET, cache=False, interrupt=run.Interrupt(2))
+    run.run_scan(plan, whole, console=QUIET)
+    first = run.run_scan(plan, parts, console=QUIET, interrupt=run.Interrupt(2))
     assert first["interrupted"]
     assert len(metrics(parts)) == 2 * seeds
-    resumed = run.run_scan(plan, parts, console=QUIET, cache=False, resume=True)
+    resumed = run.run_scan(plan, parts, console=QUIET, resume=True)
     assert not resumed["interrupted"]
     # times add up over both processes, and the rate counts every step over all training time
     for name in ("compile_seconds", "train_seconds", "wall_seconds"):
@@ -74,12 +74,12 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, seeds):
 
 def test_a_finished_run_resumes_to_itself_and_can_be_extended(tmp_path):
     plan = scan.load(None, {**SMALL, "total_env_steps": 1024})
-    run.run_scan(plan, tmp_path, console=QUIET, cache=False)
+    run.run_scan(plan, tmp_path, console=QUIET)
     before = metrics(tmp_path)
-    again = run.run_scan(plan, tmp_path, console=QUIET, cache=False, resume=True)
+    again = run.run_scan(plan, tmp_path, console=QUIET, resume=True)
     assert again["env_steps"] == 1024 and metrics(tmp_path) == before
     longer = scan.load(tmp_path / "config.yaml", ["total_env_steps=2048"])
-    summary = run.run_scan(longer, tmp_path, console=QUIET, cache=False, resume=True)
+    summary = run.run_scan(longer, tmp_path, console=QUIET, resume=True)
     assert summary["env_steps"] == 2048 and len(metrics(tmp_path)) == 4
 
 
@@ -117,7 +117,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def resume(folder: Path, overrides=()):
     plan = scan.load(folder / "config.yaml", list(overrides))
-    return run.run_scan(plan, folder, console=QUIET, cache=False, resume=True)
+    return run.run_scan(plan, folder, console=QUIET, resume=True)
 
 
 def test_a_run_stopped_before_its_first_checkpoint_resumes_from_the_start(tmp_path):
@@ -126,7 +126,7 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_from_the_start(tmp_pa
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(plan.to_dict()))
     (tmp_path / "checkpoints").mkdir()  # the store was opened, the first save never finished
     result = resume(tmp_path)
-    run.run_scan(plan, tmp_path / "fresh", console=QUIET, cache=False)
+    run.run_scan(plan, tmp_path / "fresh", console=QUIET)
     assert result["env_steps"] == 1024
     assert metrics(tmp_path) == metrics(tmp_path / "fresh")
 

@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from jaxik import config, device_program, hyperparams, run, scan, statistics, summary, trainer
+from jaxik import (
+    config,
+    device_program,
+    executables,
+    hyperparams,
+    run,
+    scan,
+    statistics,
+    summary,
+    trainer,
+)
 
 SMALL = {
     "env": "PlanarReach",
@@ -100,7 +110,7 @@ def test_a_run_inside_a_vmapped_scan_equals_it_trained_alone():
 
 def _host_path_chunks(program, chunks: int) -> list[dict]:
     device = device_program.build(program)
-    compiled = device.compile()
+    compiled = device.compile(cache=executables.cache_dir())
     chunk, state, out = device_program.chunk_runner(compiled), device.init_state(compiled), []
     for _ in range(chunks):
         state, metrics = chunk(state)
@@ -144,7 +154,7 @@ def test_conds_stay_conds_in_a_vmapped_program():
 
 def test_scan_writes_table_plot_and_aggregates(tmp_path):
     plan = scan.load(None, {**SMALL, "seeds": 2, "sweep.tau": [0.05, 0.01]})
-    result = run.run_scan(plan, tmp_path, console=Console(quiet=True), cache=False)
+    result = run.run_scan(plan, tmp_path, console=Console(quiet=True))
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["num_runs"] == 4 and len(saved["runs"]) == 4
     finals = [r["eval_success"] for r in saved["runs"]]
