@@ -24,10 +24,11 @@ def test_throughput_counts_updates_per_environment_step():
 
 
 def test_a_subcommand_writes_json_png_and_its_markdown_section(tmp_path):
+    """Everything goes under --out; the docs change only with --update-docs (here a copy)."""
     markdown = tmp_path / "BENCHMARKS.md"
     markdown.write_text("# Benchmarks\n\nkept\n")
-    args = ["compile", "--algos", "td3", "--out", str(tmp_path), "--markdown", str(markdown),
-            "env=PlanarReach"]  # fmt: skip
+    args = ["compile", "--algos", "td3", "--out", str(tmp_path), "--update-docs",
+            "--docs-file", str(markdown), "env=PlanarReach"]  # fmt: skip
     bench.main(args)
     record = json.loads((tmp_path / "compile.json").read_text())
     programs = [r["program"] for r in record["results"]]
@@ -44,6 +45,19 @@ def test_a_subcommand_writes_json_png_and_its_markdown_section(tmp_path):
     assert (tmp_path / "compile.png").stat().st_size > 5_000
     text = markdown.read_text()
     assert "kept" in text and "| TD3 | chunk as one program |" in text
+    section = (tmp_path / "compile.md").read_text()
+    assert section.startswith("## Compile time") and section in text
+
+
+def test_benchmarks_leave_the_docs_alone_unless_asked(tmp_path, monkeypatch):
+    """Without --update-docs, the project's BENCHMARKS.md is never written."""
+    written = []
+    monkeypatch.setattr(bench.machine, "write_section", lambda *args: written.append(args))
+    bench.main(["ik", "--arms", "planar", "--goals", "16", "--batch", "16", "--out",
+                str(tmp_path)])  # fmt: skip
+    assert written == []
+    assert (tmp_path / "ik.md").read_text().startswith("## Learned policy against classical IK")
+    assert (tmp_path / "ik.json").is_file()
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
-"""Benchmarks. Each prints a table, writes JSON and a PNG into --out (default runs/bench) and
-rewrites its own section of BENCHMARKS.md, naming the machine and the command.
+"""Benchmarks. Each prints a table and writes JSON, a PNG and its markdown section (naming the
+machine and the command) into --out (default runs/bench). The project's BENCHMARKS.md changes
+only when asked: ``--update-docs`` rewrites that subcommand's section in it (or in
+``--docs-file PATH``).
 
 python -m jaxik.bench env [--envs 1 64 1024 4096 16384] [--patterns scan loop] [--env-names ...]
                           [--set key=value ...]
@@ -50,7 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text)
         command.add_argument("--out", type=Path, default=Path("runs/bench"))
-        command.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
+        command.add_argument(
+            "--update-docs", action="store_true",
+            help="also rewrite this benchmark's section of --docs-file",
+        )  # fmt: skip
+        command.add_argument("--docs-file", type=Path, default=ROOT / "BENCHMARKS.md")
         return command
 
     env_parser = add("env", "control steps/s against the number of environments")
@@ -124,8 +130,9 @@ def record(result) -> dict:
 
 
 def report(args, name: str, title: str, command: str, text: str, results, plot, extra=None) -> None:
-    """Prints the table; writes <out>/<name>.json, <out>/<name>.png and the markdown section.
-    ``extra`` (a JSON-able dict) is stored beside the results, e.g. the panda-gym comparison."""
+    """Prints the table; writes <out>/<name>.json, .png and .md (the markdown section), and
+    the section into the docs only with --update-docs. ``extra`` (a JSON-able dict) is stored
+    beside the results, e.g. the panda-gym comparison."""
     where = machine.describe()
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -134,8 +141,12 @@ def report(args, name: str, title: str, command: str, text: str, results, plot, 
     (args.out / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     plot(args.out / f"{name}.png", results)
     body = f"## {title}: {where}\n\nCommand: `{command}`\n\n{text}\n"
-    machine.write_section(args.markdown, f"{name} {title} {where}", body)
-    print(f"wrote {args.out / name}.json, .png and {args.markdown}")
+    (args.out / f"{name}.md").write_text(body)
+    written = f"wrote {args.out / name}.json, .png and .md"
+    if args.update_docs:
+        machine.write_section(args.docs_file, f"{name} {title} {where}", body)
+        written += f", and its section of {args.docs_file}"
+    print(written)
 
 
 def bench_env(args: argparse.Namespace, command: str) -> None:
