@@ -7,7 +7,7 @@
 
 Overrides use the config's field names (see jaxik/config.py), e.g. ``algo=sac seed=3
 env_config.terminate_on_success=false``; ``seeds`` and ``sweep.NAME=[...]`` make a scan (see
-jaxik/scan.py). Everything is written into --out. Ctrl-C finishes the current chunk, saves a
+jaxik/host/scan.py). Everything is written into --out. Ctrl-C finishes the current chunk, saves a
 checkpoint and exits with status 130; --resume continues exactly where it stopped.
 """
 
@@ -22,9 +22,9 @@ import threading
 from pathlib import Path
 
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
-from jaxik import run, scan, summary
-from jaxik.checkpoint import CheckpointError
-from jaxik.outputs import OutputError
+from jaxik.host import run, scan, summary
+from jaxik.host.checkpoint import CheckpointError
+from jaxik.host.outputs import OutputError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--distributed", action="store_true",
-        help="call jax.distributed.initialize() first (one process per host; see README)",
+        help="call jax.distributed.initialize() first (one process per host; see docs/training.md)",
     )  # fmt: skip
     parser.add_argument(
         "--coordinator",

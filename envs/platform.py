@@ -5,7 +5,7 @@ OpenGL backend for offscreen rendering, and a quiet import of MJX. ``import envs
 The XLA flags:
 
 Two of XLA's newer CPU features hurt MJX badly (measured with jax 0.9.2 and 0.10.2, mujoco-mjx
-3.17, on a 2-core CPU; see shared/device/README.md):
+3.17, on a 2-core CPU):
 
 - the fusion emitters make forward kinematics of a 7-link chain about 1,000 times slower
   (~170 against ~220,000 steps/s, compile 27 s against 2 s);

@@ -24,22 +24,47 @@ from envs.validation import (
     one_of,
     setting,
 )
-from jaxik import agents, her
 
+ALGOS = ("ddpg", "td3", "sac")
+"""The learners (jaxik.device.agents builds each)."""
+HER_STRATEGIES = ("future", "final", "none")
+"""Hindsight goal choices (jaxik.device.her)."""
 NOISE_TYPES = ("gaussian", "ou")
 MAX_LAYERS, MAX_WIDTH = 16, 65_536
 
 
 def hyperparameter(default: float, check) -> float:
     """A float setting that is a leaf of the training state, not a constant of the compiled
-    program (``jaxik.hyperparams``): one program serves all its values, and a scan over it does
-    not recompile. Every other setting shapes the program."""
+    program (``jaxik.device.hyperparams``): one program serves all its values, and a scan over
+    it does not recompile. Every other setting shapes the program."""
     return setting(default, check=check, traced=True)
+
+
+def host_setting(default: Any, check, resumable: bool = False) -> Any:
+    """A setting that never reaches a compiled program: the seed (an input array) and what
+    decides how long a run goes on and when it saves. It is left out of the key of a cached
+    program (jaxik.host.executables). ``resumable`` ones may also change when a run resumes
+    (``train.py --resume ... total_env_steps=...``), as they change no chunk's work."""
+    return setting(default, check=check, host_only=True, resumable=resumable)
+
+
+def _marked(mark: str) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get(mark))
 
 
 def hyperparameter_names() -> tuple[str, ...]:
     """The settings marked ``hyperparameter``, in field order."""
-    return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("traced"))
+    return _marked("traced")
+
+
+def host_only_names() -> tuple[str, ...]:
+    """The settings marked ``host_setting``, in field order."""
+    return _marked("host_only")
+
+
+def resumable_names() -> tuple[str, ...]:
+    """The host settings a resumed run may change, in field order."""
+    return _marked("resumable")
 
 
 def _check_env_config(name: str, value: Any) -> None:
@@ -71,15 +96,15 @@ class TrainConfig:
     """Environment name (envs.ENV_NAMES)."""
     env_config: dict = setting(default_factory=dict, check=_check_env_config)
     """Overrides of the environment's own config, e.g. {terminate_on_success: false}."""
-    algo: str = setting("td3", check=one_of(agents.ALGOS))
+    algo: str = setting("td3", check=one_of(ALGOS))
     """"ddpg", "td3" or "sac"."""
-    seed: int = setting(0, check=integer(minimum=0))
+    seed: int = host_setting(0, check=integer(minimum=0))
     """Seeds the networks, the environments and the sampling."""
 
     # --- how much
     num_envs: int = setting(16, check=check_positive_int)
     """Parallel training environments; each iteration steps all of them once."""
-    total_env_steps: int = setting(20_000, check=check_positive_int)
+    total_env_steps: int = host_setting(20_000, check=check_positive_int, resumable=True)
     """Training budget in environment steps (all environments together)."""
     learning_starts: int = setting(1_000, check=integer(minimum=0))
     """Environment steps of uniform random actions before the first gradient update."""
@@ -91,7 +116,7 @@ class TrainConfig:
     """Transitions kept (rounded down to a multiple of num_envs)."""
     batch_size: int = setting(256, check=check_positive_int)
     """Transitions per gradient update."""
-    her_strategy: str = setting("future", check=one_of(her.STRATEGIES))
+    her_strategy: str = setting("future", check=one_of(HER_STRATEGIES))
     """Hindsight goals: "future", "final", or "none" (plain replay)."""
     her_future_prob: float = hyperparameter(0.8, check=number(0.0, 1.0))
     """Fraction of sampled transitions whose goal is relabelled (0.8 = 4 hindsight goals per
@@ -141,13 +166,13 @@ class TrainConfig:
     """Environment steps between evaluations (a multiple of num_envs)."""
     num_eval_envs: int = setting(100, check=check_positive_int)
     """Evaluation episodes, each on a fresh goal, deterministic policy."""
-    success_target: float = setting(0.95, check=number(0.0, 1.0))
+    success_target: float = host_setting(0.95, check=number(0.0, 1.0), resumable=True)
     """Evaluation success rate that counts as solved (reported, and used by stop_on_success)."""
-    stop_on_success: bool = setting(False, check=check_bool)
+    stop_on_success: bool = host_setting(False, check=check_bool, resumable=True)
     """Stop at the first evaluation that reaches success_target (in a scan: once every run has)."""
 
     # --- checkpoints
-    checkpoint_every: int = setting(10, check=integer(minimum=0))
+    checkpoint_every: int = host_setting(10, check=integer(minimum=0), resumable=True)
     """Evaluations (chunks) between checkpoints of the whole training state (train.py --resume
     continues from the newest); 0 saves only at the end and on Ctrl-C."""
 

@@ -21,10 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from jaxik import agents, outputs, scan, trainer
-from jaxik import hyperparams as hyperparams_lib
-from jaxik import normalizer as normalizer_lib
 from jaxik.config import TrainConfig
+from jaxik.device import agents, trainer
+from jaxik.device import hyperparams as hyperparams_lib
+from jaxik.device import normalizer as normalizer_lib
+from jaxik.host import outputs, scan
 
 OBS_KEYS = ("observation", "desired_goal")
 

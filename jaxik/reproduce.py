@@ -59,11 +59,11 @@ def setting_config(algo: str, reward: str, replay: str, paper_settings: bool, st
 
 
 def train_seeds(cfg, seeds: int, out: Path) -> tuple[dict, float, float]:
-    """All seeds of one setting in one program, trained by the host loop (jaxik.run) into
+    """All seeds of one setting in one program, trained by the host loop (jaxik.host.run) into
     ``out``: metrics [seeds, num_evals] (NumPy), compile seconds, training seconds."""
     from rich.console import Console
 
-    from jaxik import outputs, run, scan, summary
+    from jaxik.host import outputs, run, scan, summary
 
     plan = scan.Scan(base=cfg, seeds=seeds, sweep={})
     result = run.run_scan(plan, out, console=Console(quiet=True))
@@ -214,7 +214,7 @@ def findings(results: dict) -> list[str]:
 NOTES = """## Reading these numbers
 
 - Dense mean reward sums the distance over every step of the episode: an arm that starts to move
-  more slowly accrues more of it before reaching the goal (README, "How the arm was tuned").
+  more slowly accrues more of it before reaching the goal (docs/environments.md).
 - The no-HER rows use the HER rows' settings (100,000 transitions, observation normalisation, 16
   environments exploring at once), not the paper's Table 4 (a replay buffer of 128 transitions,
   batch 100); with these, noisy early episodes pass within 5 cm of a goal often enough for plain
@@ -225,7 +225,7 @@ NOTES = """## Reading these numbers
 DIFFERENCES = """## Where this differs from the paper, and why
 
 - Physics and controller: MuJoCo MJX with the project's tuned Panda model, not PyBullet; its
-  one-step responses match panda-gym's within a factor of 1.5 (README, "How the arm was tuned").
+  one-step responses match panda-gym's within a factor of 1.5 (docs/environments.md).
 - Episodes do not end on success here (`terminate_on_success: false`), as in the panda-gym
   v1/v2 that the paper used; success is being within 5 cm at the 50th step.
 - Mean reward is the undiscounted return of the deterministic evaluation episodes; the paper
@@ -263,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         for algo in args.algos
     }  # every config is validated before the first compilation
 
-    from jaxik import outputs
     from jaxik.bench import machine
+    from jaxik.host import outputs
 
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

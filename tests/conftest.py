@@ -46,7 +46,7 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(scope="session")
 def programs_cache() -> Path:
-    """The session's cache of compiled programs (jaxik.executables)."""
+    """The session's cache of compiled programs (jaxik.host.executables)."""
     return Path(os.environ[CACHE_VARIABLE])
 
 

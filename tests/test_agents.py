@@ -6,8 +6,15 @@ import numpy as np
 import optax
 import pytest
 
-from jaxik import agents, config, hyperparams, normalizer
-from jaxik.agents.common import Update, apply_optimizer, make_optimizer, soft_update, td_target
+from jaxik import config
+from jaxik.device import agents, hyperparams, normalizer
+from jaxik.device.agents.common import (
+    Update,
+    apply_optimizer,
+    make_optimizer,
+    soft_update,
+    td_target,
+)
 
 IN_DIM, ACTION_SIZE, BATCH = 5, 2, 32
 

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from envs.panda_reach import PandaReachConfig
 from envs.planar_reach import PlanarReachConfig
 from envs.validation import INT32_MAX
-from jaxik import config, scan
+from jaxik import config
+from jaxik.host import scan
 
 FIELDS = [f.name for f in dataclasses.fields(config.TrainConfig)]
 ENV_FIELDS = sorted(

@@ -49,17 +49,6 @@ def test_a_subcommand_writes_json_png_and_its_markdown_section(tmp_path):
     assert section.startswith("## Compile time") and section in text
 
 
-def test_benchmarks_leave_the_docs_alone_unless_asked(tmp_path, monkeypatch):
-    """Without --update-docs, the project's BENCHMARKS.md is never written."""
-    written = []
-    monkeypatch.setattr(bench.machine, "write_section", lambda *args: written.append(args))
-    bench.main(["ik", "--arms", "planar", "--goals", "16", "--batch", "16", "--out",
-                str(tmp_path)])  # fmt: skip
-    assert written == []
-    assert (tmp_path / "ik.md").read_text().startswith("## Learned policy against classical IK")
-    assert (tmp_path / "ik.json").is_file()
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -98,13 +87,21 @@ def test_vs_pandagym_refuses_what_panda_gym_cannot_match(overrides, message):
     assert vs_pandagym.env_id(config.load(None, {"env": "PandaReachDense"})) == "PandaReachDense-v3"
 
 
-def test_ik_bench_planar_methods_solve_and_write_their_table(tmp_path):
+def test_ik_bench_planar_methods_solve_and_write_their_table(tmp_path, monkeypatch):
     """FABRIK solves every reachable goal to under a millimetre; the DLS controller reaches
-    nearly every goal within its 50 steps; the table and section are written, and replaced by
-    a second run."""
+    nearly every goal within its 50 steps; the results and their section go under --out, and
+    the docs are left alone unless --update-docs asks (a second run replaces its section)."""
+    written = []
+    with monkeypatch.context() as patched:  # the project's BENCHMARKS.md must not be touched
+        patched.setattr(bench.machine, "write_section", lambda *args: written.append(args))
+        bench.main(["ik", "--arms", "planar", "--goals", "64", "--batch", "128",
+                    "--out", str(tmp_path)])  # fmt: skip
+    assert written == []
+    section = (tmp_path / "ik.md").read_text()
+    assert section.startswith("## Learned policy against classical IK")
     markdown = tmp_path / "BENCHMARKS.md"
-    args = ["ik", "--arms", "planar", "--goals", "64", "--batch", "128",
-            "--out", str(tmp_path), "--markdown", str(markdown)]  # fmt: skip
+    args = ["ik", "--arms", "planar", "--goals", "64", "--batch", "128", "--out", str(tmp_path),
+            "--update-docs", "--docs-file", str(markdown)]  # fmt: skip
     bench.main(args)
     results = {r["method"]: r for r in json.loads((tmp_path / "ik.json").read_text())["results"]}
     fabrik, control = results["FABRIK solve"], results["DLS control (PlanarReach)"]

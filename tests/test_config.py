@@ -9,7 +9,8 @@ import pytest
 
 from envs.panda_reach import PandaReachConfig
 from envs.planar_reach import PlanarReachConfig
-from jaxik import config, hyperparams
+from jaxik import config
+from jaxik.device import hyperparams
 
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").rglob("*.yaml"))
 

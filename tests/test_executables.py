@@ -1,4 +1,4 @@
-"""The cache of compiled programs (jaxik.executables): a second build of the same program loads
+"""The cache of compiled programs (jaxik.host.executables): a second build of the same program loads
 every piece without lowering any, runs them to the same numbers, and a damaged or foreign entry
 is ignored and replaced."""
 
@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxik import device_program, executables, scan
+from jaxik.host import device_program, executables, scan
 
 SMALL = {"env": "PlanarReach", "total_env_steps": 512, "eval_every": 256, "learning_starts": 128}
 NAMES = ("train", "eval", "init")

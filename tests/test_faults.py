@@ -25,7 +25,8 @@ import pytest
 from brax.envs.base import Wrapper
 
 import envs
-from jaxik import config, trainer
+from jaxik import config
+from jaxik.device import trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 # 400 chunks of 512 steps on the planar arm (about 2 minutes), a checkpoint after every chunk:

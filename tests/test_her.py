@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import envs
-from jaxik import her
+from jaxik.device import her
 
 NUM_ENVS, NUM_ROWS, MAX_EPISODE = 3, 12, 5
 

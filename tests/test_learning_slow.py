@@ -7,7 +7,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxik import config, hyperparams, trainer
+from jaxik import config
+from jaxik.device import hyperparams, trainer
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 SEEDS = 4

@@ -1,4 +1,4 @@
-"""Large batches run on the CPU: no LAPACK call in a compiled environment step, and the README's
+"""Large batches run on the CPU: no LAPACK call in a compiled environment step, and the documented
 pattern completes at 4,096 PandaReach environments.
 
 The hang this guards against: jaxlib 0.10's batched LAPACK kernels (``cho_factor``,
@@ -56,7 +56,7 @@ def test_solve_spd_matches_numpy():
             np.testing.assert_allclose(got, expected, rtol=2e-3, atol=1e-4)
 
 
-README_PATTERN = """
+DOCUMENTED_PATTERN = """
 import envs
 import jax
 import jax.numpy as jnp
@@ -74,10 +74,10 @@ print(observation.shape[0], bool(jnp.isfinite(observation).all()))
 """
 
 
-def test_readme_pattern_runs_at_4096_environments():
-    """The README's jit(vmap(step)) called from a Python loop: compiles in ~20 s and steps in
-    well under a second here; before the fix it never returned."""
-    code = textwrap.dedent(README_PATTERN.format(num_envs=4096))
+def test_documented_pattern_runs_at_4096_environments():
+    """The jit(vmap(step)) of docs/environments.md called from a Python loop: compiles in
+    ~20 s and steps in well under a second here; before the fix it never returned."""
+    code = textwrap.dedent(DOCUMENTED_PATTERN.format(num_envs=4096))
     try:
         result = subprocess.run(
             [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-# panda-gym 3.0.7, from the neutral pose (shared/reference/panda_reach_spec.md)
+# panda-gym 3.0.7, from the neutral pose (docs/panda_reach_task.md)
 JOINT_CHANGE = [0.0346, 0.0393, 0.0424, 0.0405, 0.0431, 0.0439, 0.0439]
 EE_DISPLACEMENT = {
     "+x": [0.0268, 0.0530, 0.0767],

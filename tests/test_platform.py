@@ -57,7 +57,7 @@ def test_not_set_when_another_backend_is_chosen():
 
 def test_importing_the_project_prints_no_warp_notices():
     """MJX prints "Failed to import warp" at import when NVIDIA Warp is absent (it is here)."""
-    probe = "import jaxik, envs, jaxik.trainer, jaxik.run, mujoco.mjx"
+    probe = "import jaxik, envs, jaxik.device.trainer, jaxik.host.run, mujoco.mjx"
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )

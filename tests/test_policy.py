@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import envs
-from jaxik import outputs, run, scan
 from jaxik import policy as policy_lib
+from jaxik.host import outputs, run, scan
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANAR = {"env": "PlanarReach", "gamma": 0.98, "learning_starts": 256}

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from rich.console import Console
 
-from jaxik import run, scan
-from jaxik.checkpoint import CheckpointError
+from jaxik.host import run, scan
+from jaxik.host.checkpoint import CheckpointError
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = {
@@ -182,7 +182,9 @@ def test_a_panda_reach_training_state_round_trips(tmp_path):
     import jax
     import jax.numpy as jnp
 
-    from jaxik import checkpoint, config, trainer
+    from jaxik import config
+    from jaxik.device import trainer
+    from jaxik.host import checkpoint
 
     cfg = config.load(
         None, {"env": "PandaReach", "num_envs": 4, "buffer_size": 64, "eval_every": 64}
@@ -205,7 +207,7 @@ def test_a_panda_reach_training_state_round_trips(tmp_path):
 
 @pytest.mark.slow  # 28 s; the default suite plans such scans (test_scan) and resumes scans
 def test_a_scan_over_a_shape_setting_runs_writes_its_table_and_resumes(tmp_path):
-    """The issue's case: a sweep over batch_size alone is two programs, each in its own folder;
+    """A sweep over batch_size alone is two programs, each in its own folder;
     --out gets the scan's config.yaml, table and summary, and --resume extends both."""
     out = tmp_path / "scan"
     command = [sys.executable, "train.py", "env=PlanarReach", "total_env_steps=512",

@@ -8,17 +8,9 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from jaxik import (
-    config,
-    device_program,
-    executables,
-    hyperparams,
-    run,
-    scan,
-    statistics,
-    summary,
-    trainer,
-)
+from jaxik import config
+from jaxik.device import hyperparams, trainer
+from jaxik.host import device_program, executables, run, scan, statistics, summary
 
 SMALL = {
     "env": "PlanarReach",

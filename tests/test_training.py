@@ -9,7 +9,9 @@ import jax
 import numpy as np
 import pytest
 
-from jaxik import config, hyperparams, outputs, trainer
+from jaxik import config
+from jaxik.device import hyperparams, trainer
+from jaxik.host import outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANAR = {"env": "PlanarReach", "gamma": 0.98, "eval_every": 2048}

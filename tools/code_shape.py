@@ -1,9 +1,11 @@
-"""The shape of the code at a commit: modules and their lines, which package imports which, the
-largest functions, and the places the structure issue (13) named.
+"""The shape of the code at a commit: modules and lines per wing (envs; jaxik's configuration,
+its compiled program in jaxik/device, the host loop in jaxik/host, and the doors users come in
+by), the imports between wings, the largest modules and functions.
 
     python tools/code_shape.py [COMMIT ...]      # default: HEAD; several commits side by side
 
-Reads the commit with ``git show``, never the working tree, so any two commits compare.
+Reads the commit with ``git show``, never the working tree, so any two commits compare. A commit
+from before jaxik/ had wings of its own has its flat modules sorted into the wing they moved to.
 """
 
 from __future__ import annotations
@@ -14,13 +16,29 @@ import sys
 from collections import Counter
 
 PACKAGES = ("envs", "jaxik")
-WATCHED = {
-    "hand-kept hyperparams.FIELDS tuple": ("jaxik/hyperparams.py", "FIELDS = ("),
-    "hand-written Adam step": ("jaxik/agents/common.py", "def adam_step"),
-    "trainer branches on the algorithm": ("jaxik/trainer.py", 'algo in ("ddpg", "td3")'),
-    "sharded axes found by field name": ("jaxik/sharding.py", "def _env_axis"),
-    "config validation builds the env": ("jaxik/config.py", "envs.make("),
-}
+WINGS = ("envs", "config", "device", "host", "doors")
+FLAT = {  # module (or package) name in a flat jaxik/ -> the wing it belongs to
+    **dict.fromkeys(
+        ("trainer", "her", "networks", "normalizer", "evaluation", "hyperparams", "agents",
+         "exploration"), "device",
+    ),
+    **dict.fromkeys(
+        ("scan", "device_program", "run", "executables", "sharding", "checkpoint", "outputs",
+         "summary", "statistics"), "host",
+    ),
+}  # fmt: skip
+
+
+def wing(path: str) -> str:
+    """The wing of a file (envs/x.py, jaxik/device/x.py, ...) or a module (jaxik.host.run)."""
+    parts = path.removesuffix(".py").replace("/", ".").split(".")
+    if parts[0] == "envs":
+        return "envs"
+    if len(parts) < 2 or parts[1] == "__init__":
+        return "doors"
+    if parts[1] in ("config", "device", "host"):
+        return parts[1]
+    return FLAT.get(parts[1], "doors")
 
 
 def git(*args: str) -> str:
@@ -32,8 +50,8 @@ def sources(commit: str) -> dict[str, str]:
     return {p: git("show", f"{commit}:{p}") for p in paths if p.endswith(".py")}
 
 
-def imported_packages(tree: ast.AST) -> Counter:
-    """(package, where) for each import of a project package: 'top' at module level (type-only
+def imported_wings(tree: ast.AST) -> Counter:
+    """(wing, where) for each import of a project module: 'top' at module level (type-only
     imports under ``if TYPE_CHECKING`` excepted), 'function' inside a function body."""
     found: Counter = Counter()
 
@@ -47,12 +65,12 @@ def imported_packages(tree: ast.AST) -> Counter:
             if isinstance(child, ast.Import):
                 names = [a.name for a in child.names]
             elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
-                names = [child.module]
+                names = [f"{child.module}.{a.name}" for a in child.names]
             else:
                 names = []
             for name in names:
-                if name.split(".")[0] in PACKAGES:
-                    found[(name.split(".")[0], where)] += 1
+                if name.split(".")[0] in PACKAGES and name != "jaxik":
+                    found[(wing(name), where)] += 1
             visit(child, inner)
 
     visit(tree, "top")
@@ -78,24 +96,19 @@ def shape(commit: str) -> dict:
     functions, edges = [], Counter()
     for path, text in files.items():
         tree = ast.parse(text)
-        package = path.split("/")[0]
-        for (target, where), count in imported_packages(tree).items():
-            if target != package:
-                edges[(package, target, where)] += count
+        source = wing(path)
+        for (target, where), count in imported_wings(tree).items():
+            if target != source:
+                edges[(source, target, where)] += count
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef):
                 functions.append((own_lines(node), f"{path}:{node.name}"))
-    watched = {name: needle in files.get(path, "") for name, (path, needle) in WATCHED.items()}
     return {
-        "modules": {p: sum(1 for f in files if f.startswith(p + "/")) for p in PACKAGES},
-        "lines": {
-            p: sum(t.count("\n") for f, t in files.items() if f.startswith(p + "/"))
-            for p in PACKAGES
-        },
+        "modules": {w: sum(1 for f in files if wing(f) == w) for w in WINGS},
+        "lines": {w: sum(t.count("\n") for f, t in files.items() if wing(f) == w) for w in WINGS},
         "largest": {f: len(files[f].splitlines()) for f in files},
         "edges": edges,
         "functions": sorted(functions, reverse=True)[:8],
-        "watched": watched,
     }
 
 
@@ -103,20 +116,19 @@ def main(commits: list[str]) -> None:
     for commit in commits or ["HEAD"]:
         s = shape(commit)
         print(f"## {commit} ({git('log', '-1', '--format=%h %s', commit).strip()[:70]})")
-        for p in PACKAGES:
-            print(f"- {p}/: {s['modules'][p]} modules, {s['lines'][p]:,} lines")
+        for w in WINGS:
+            print(f"- {w}: {s['modules'][w]} modules, {s['lines'][w]:,} lines")
         biggest = sorted(s["largest"].items(), key=lambda kv: -kv[1])[:5]
         print("- largest modules: " + ", ".join(f"{f} ({n})" for f, n in biggest))
         for (source, target, where), count in sorted(s["edges"].items()):
-            print(f"- {source} imports {target}: {count} ({where} level)")
-        if not any(source == "envs" for source, _, _ in s["edges"]):
-            print("- envs imports nothing from jaxik")
+            upward = WINGS.index(target) > WINGS.index(source)
+            print(
+                f"- {source} imports {target}: {count} ({where} level)" + (" UP" if upward else "")
+            )
         print(
             "- largest functions (own lines, closures apart): "
             + ", ".join(f"{n} {f}" for n, f in s["functions"])
         )
-        for name, present in s["watched"].items():
-            print(f"- {name}: {'yes' if present else 'no'}")
         print()
 
 

@@ -21,7 +21,12 @@ import jax
 import numpy as np
 
 import jaxik
-from jaxik import config, hyperparams, trainer
+from jaxik import config
+
+if (Path(jaxik.__file__).parent / "device").is_dir():  # the layout since the device/host split
+    from jaxik.device import hyperparams, trainer
+else:  # a checkout from before it, recorded to compare against
+    from jaxik import hyperparams, trainer
 
 SHORT = {"env": "PlanarReach", "total_env_steps": 2048, "eval_every": 512, "learning_starts": 256}
 

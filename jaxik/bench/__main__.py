@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     env_parser.add_argument("--envs", nargs="+", default=["1", "64", "1024", "4096", "16384"])
     env_parser.add_argument(
         "--patterns", nargs="+", default=["scan", "loop"],
-        help="scan: steps inside one lax.scan (as training); loop: the README's jitted, "
+        help="scan: steps inside one lax.scan (as training); loop: the documented jitted, "
         "vmapped step called from a Python loop",
     )  # fmt: skip
     env_parser.add_argument("--env-names", nargs="+", default=["PandaReach", "PandaReachJoints"])
@@ -208,8 +208,8 @@ def bench_env(args: argparse.Namespace, command: str) -> None:
 
 
 def bench_train(args: argparse.Namespace, command: str) -> None:
-    from jaxik import scan
     from jaxik.bench import throughput
+    from jaxik.host import scan
 
     cfg = load_config(args)
     sizes = _positive_ints("--envs", args.envs)
@@ -253,8 +253,8 @@ def bench_seeds(args: argparse.Namespace, command: str) -> None:
 
 def bench_compile(args: argparse.Namespace, command: str) -> None:
     from envs.validation import check_choice
-    from jaxik import agents
     from jaxik.bench import compile as compile_bench
+    from jaxik.device import agents
 
     cfg = load_config(args)
     for algo in args.algos:

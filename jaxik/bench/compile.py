@@ -1,13 +1,13 @@
 """Where compile time goes: trace, lower and XLA-compile time of each program a training run
 builds, and of each piece of them compiled alone, with the persistent compilation cache off.
 
-Pieces (at the configuration's shapes): the batched training env step under ee and joints
-control, the IK alone, one evaluation, one HER sample, one gradient update, an iteration's
-updates (``learn``), then the programs a run compiles (jaxik.device_program): ``init`` and the two
+Pieces (at the configuration's shapes): the batched training env step under ee and joints control,
+the IK alone, one evaluation, one HER sample, one gradient update, an iteration's updates
+(``learn``), then the programs a run compiles (jaxik.host.device_program): ``init`` and the two
 halves of a chunk, ``train`` and ``eval`` (compiled side by side), the chunk as one program for
 comparison, and the train half of 8 seeds (``device_program.vmap_runs``). The pieces overlap (a
-chunk holds them all), so their times do not add up; each says what that piece would cost if it
-were the only one.
+chunk holds them all), so their times do not add up; each says what that piece would cost if it were
+the only one.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from jaxik import agents, device_program, outputs, scan, trainer
 from jaxik.config import TrainConfig
+from jaxik.device import agents, trainer
+from jaxik.host import device_program, outputs, scan
 
 SEEDS = 8
 

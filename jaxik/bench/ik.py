@@ -33,7 +33,7 @@ import envs
 from envs import ik as ik_lib
 from envs import panda_model
 from envs.linalg import solve_spd
-from jaxik import outputs
+from jaxik.host import outputs
 
 GOAL_SEED = 20_261_121  # held out: training draws its goals from other keys
 TOLERANCE = 1e-4  # m: an iterative solve stops here

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from jaxik import outputs, run, scan
+from jaxik.host import outputs, run, scan
 
 
 @dataclasses.dataclass

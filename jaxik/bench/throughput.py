@@ -9,8 +9,9 @@ import time
 
 import jax
 
-from jaxik import outputs, scan, trainer
 from jaxik.config import TrainConfig
+from jaxik.device import trainer
+from jaxik.host import outputs, scan
 
 ITERATIONS = 64  # per timed call
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from jaxik import outputs
+from jaxik.host import outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 

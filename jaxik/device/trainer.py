@@ -5,8 +5,8 @@
 hyperparameters are leaves of the state (``state.hp``), so one compiled program serves any of
 their values. ``make_trainer`` exposes its pieces, ``init`` and ``chunk``, for a host loop that
 logs and saves between chunks: a chunk is ``iterations_per_eval`` iterations (``train_part``)
-followed by one evaluation (``eval_part``), and every chunk is the same compiled program (jaxik.run
-compiles the two parts as two programs, at the same time).
+followed by one evaluation (``eval_part``), and every chunk is the same compiled program
+(jaxik.host.run compiles the two parts as two programs, at the same time).
 
 An iteration: every training environment takes one step (uniform random actions for the first
 ``learning_starts`` environment steps, then the policy plus exploration), the transitions go into
@@ -25,11 +25,11 @@ from brax.envs.base import State
 from flax import struct
 
 import envs
-from jaxik import agents, evaluation, her
-from jaxik import hyperparams as hyperparams_lib
-from jaxik import normalizer as normalizer_lib
-from jaxik.agents.common import Update
 from jaxik.config import TrainConfig
+from jaxik.device import agents, evaluation, her
+from jaxik.device import hyperparams as hyperparams_lib
+from jaxik.device import normalizer as normalizer_lib
+from jaxik.device.agents.common import Update
 
 
 @struct.dataclass
@@ -44,7 +44,7 @@ class TrainState:
     hp: hyperparams_lib.Hyperparams  # the float hyperparameters, as arrays
 
     def env_axes(self) -> TrainState:
-        """Each leaf's environment axis (-1: none) in the unbatched state: jaxik.sharding
+        """Each leaf's environment axis (-1: none) in the unbatched state: jaxik.host.sharding
         splits those axes over the device mesh's "envs" axis and replicates the rest."""
 
         def along(axis, tree):

@@ -4,8 +4,8 @@ exploration: Gaussian or Ornstein-Uhlenbeck noise on the actor's action."""
 
 from __future__ import annotations
 
-from jaxik.agents.common import Agent
-from jaxik.agents.td3 import make_deterministic
+from jaxik.device.agents.common import Agent
+from jaxik.device.agents.td3 import make_deterministic
 
 
 def make(config, in_dim: int, action_size: int) -> Agent:

@@ -22,8 +22,9 @@ from typing import Any
 
 from envs.validation import check_int
 from jaxik import config as config_lib
-from jaxik import hyperparams, statistics
 from jaxik.config import TrainConfig
+from jaxik.device import hyperparams
+from jaxik.host import statistics
 
 ALIASES = {"lr": "learning_rate"}
 MAX_RUNS = 65_536  # runs vmapped in one program (seeds x float settings)

@@ -36,11 +36,13 @@ from typing import Any
 
 import jax
 
+from jaxik import config
+
 FORMAT = "jaxik-executable-1"
 PACKAGES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "brax", "flax", "optax", "numpy")
-HOST_ONLY = ("seed", "total_env_steps", "checkpoint_every", "stop_on_success", "success_target")
-"""Settings that never reach a compiled program (the seed is an input array)."""
-ROOT = Path(__file__).resolve().parents[1]
+HOST_ONLY = config.host_only_names()
+"""Settings that never reach a compiled program (marked ``host_setting`` in jaxik.config)."""
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cache_dir() -> Path:

@@ -46,7 +46,7 @@ class Checkpoints:
         """Saves and waits until the checkpoint is complete on disk."""
         import orbax.checkpoint as ocp
 
-        from jaxik.outputs import OutputError
+        from jaxik.host.outputs import OutputError
 
         stored = stored_leaves(state)
         args = ocp.args.Composite(state=ocp.args.StandardSave(stored), host=ocp.args.JsonSave(host))

@@ -26,8 +26,9 @@ import jax.numpy as jnp
 from flax import struct
 
 from envs.validation import check_choice
+from jaxik.config import HER_STRATEGIES
 
-STRATEGIES = ("future", "final", "none")
+STRATEGIES = HER_STRATEGIES
 NO_ENV_AXIS = -1  # in env_axes: a leaf without an environment axis
 
 
@@ -70,7 +71,7 @@ class HerBuffer:
         return self.data.done.shape[1]
 
     def env_axes(self) -> HerBuffer:
-        """Each leaf's environment axis (-1: none), for jaxik.sharding: the data's columns."""
+        """Each leaf's environment axis (-1: none), for jaxik.host.sharding: the data's columns."""
         return HerBuffer(data=jax.tree.map(lambda _: 1, self.data), rows_written=NO_ENV_AXIS)
 
 

@@ -4,7 +4,7 @@ compiled program as constants.
 They are the ``TrainConfig`` fields marked ``config.hyperparameter``; ``Hyperparams`` is made
 from those marks, so a new one is declared once, on its field. Because they are leaves, one
 compiled program serves any of their values, and ``jax.vmap`` over a stacked ``Hyperparams``
-trains a grid of them at once (``jaxik.scan``). Everything else in ``TrainConfig`` (sizes,
+trains a grid of them at once (``jaxik.host.scan``). Everything else in ``TrainConfig`` (sizes,
 counts, choices) shapes the program and is static.
 """
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxik import outputs, scan
+from jaxik.host import outputs, scan
 
 LABEL_COLUMNS = ("run", "seed")
 FIRST_COLUMNS = ("env_steps", "eval_success", "eval_return", "eval_length", "train_success")

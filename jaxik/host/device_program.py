@@ -1,8 +1,8 @@
 """A program on the device: ``build`` traces a scan's program (one run, or its runs vmapped with
 their lockstep counters shared) for the device mesh, and ``DeviceProgram.compile`` compiles its
-pieces side by side, from and into the on-disk cache of compiled programs (jaxik.executables).
+pieces side by side, from and into the on-disk cache of compiled programs (jaxik.host.executables).
 
-The host loop that runs the compiled chunks, logs and checkpoints is ``jaxik.run``.
+The host loop that runs the compiled chunks, logs and checkpoints is ``jaxik.host.run``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxik import executables, hyperparams, scan, sharding, trainer
+from jaxik.device import hyperparams, trainer
+from jaxik.host import executables, scan, sharding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,10 +36,10 @@ class DeviceProgram:
     def compile(
         self, names: tuple[str, ...] = ("train", "eval", "init"), cache: Path | None = None
     ) -> dict[str, Any]:
-        """The compiled pieces ``names``, from ``cache`` (a jaxik.executables directory) where it
-        holds them. XLA compiles the others side by side in threads (it releases the GIL) while
-        the next is traced and lowered here: on 2 CPU cores the train and eval halves take about
-        3/4 of the time they take one after the other."""
+        """The compiled pieces ``names``, from ``cache`` (a jaxik.host.executables directory)
+        where it holds them. XLA compiles the others side by side in threads (it releases the GIL)
+        while the next is traced and lowered here: on 2 CPU cores the train and eval halves take
+        about 3/4 of the time they take one after the other."""
         compiled, missing = {}, {}
         use_cache = cache is not None and executables.enabled()
         for name in names:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
 
-if TYPE_CHECKING:  # config -> agents -> hyperparams -> config at run time
-    from jaxik.hyperparams import Hyperparams
+from jaxik.device.hyperparams import Hyperparams
 
 
 @dataclasses.dataclass(frozen=True)

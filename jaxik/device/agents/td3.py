@@ -5,20 +5,15 @@ critic, no smoothing and no delay (``ddpg.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxik import exploration
-from jaxik.agents import common
-from jaxik.agents.common import Agent, Update
-from jaxik.networks import Critic, DeterministicActor, apply_critics, init_actor_and_critics
-
-if TYPE_CHECKING:  # config -> agents -> hyperparams -> config at run time
-    from jaxik.hyperparams import Hyperparams
+from jaxik.device.agents import common
+from jaxik.device.agents.common import Agent, Update
+from jaxik.device.hyperparams import Hyperparams
+from jaxik.device.networks import Critic, DeterministicActor, apply_critics, init_actor_and_critics
 
 
 @struct.dataclass
@@ -68,11 +63,9 @@ def make_deterministic(
         exploration_noise, scaled by hp.noise_std), clipped to [-1, 1]."""
         action = act(state, x, policy_key, explore=False)  # deterministic: the key is unused
         if config.exploration_noise == "ou":
-            noise = exploration.ornstein_uhlenbeck(
-                noise, noise_key, hp.noise_std, hp.ou_theta, episode_ended
-            )
+            noise = ornstein_uhlenbeck(noise, noise_key, hp.noise_std, hp.ou_theta, episode_ended)
         else:
-            noise = exploration.gaussian(noise_key, action.shape, hp.noise_std)
+            noise = gaussian_noise(noise_key, action.shape, hp.noise_std)
         return jnp.clip(action + noise, -1.0, 1.0), noise
 
     def act(state: DeterministicState, x: jax.Array, key: jax.Array, explore: bool) -> jax.Array:
@@ -156,3 +149,18 @@ def make(config, in_dim: int, action_size: int) -> Agent:
         policy_delay=config.policy_delay,
         smoothing=True,
     )
+
+
+def gaussian_noise(key: jax.Array, shape: tuple[int, ...], std: float) -> jax.Array:
+    """Exploration noise, independent N(0, std^2) per step: [num_envs, action_size]."""
+    return std * jax.random.normal(key, shape)
+
+
+def ornstein_uhlenbeck(
+    previous: jax.Array, key: jax.Array, std: float, theta: float, episode_ended: jax.Array
+) -> jax.Array:
+    """Temporally correlated exploration noise: x <- (1 - theta) x + std * N(0, 1), restarted
+    at zero where the environment's episode ended. previous: [num_envs, action_size];
+    episode_ended: [num_envs] bool (of the previous step)."""
+    previous = jnp.where(episode_ended[:, None], 0.0, previous)
+    return (1.0 - theta) * previous + std * jax.random.normal(key, previous.shape)

@@ -2,8 +2,8 @@
 
 There is one host path. Every program is a scan of one or more runs (a single run is a scan of
 one): the device runs one chunk (``iterations_per_eval`` iterations, then an evaluation: two
-compiled programs, built side by side by jaxik.device_program and kept on disk by
-jaxik.executables) per call for all
+compiled programs, built side by side by jaxik.host.device_program and kept on disk by
+jaxik.host.executables) per call for all
 runs of the program, and returns metrics with a leading [runs] axis. Between calls the host
 writes metrics rows, updates the progress bar, saves checkpoints with its ``HostRecord`` and
 decides whether to stop. Ctrl-C lets the current chunk finish, saves a checkpoint and returns;
@@ -26,11 +26,13 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from jaxik import checkpoint, device_program, executables, outputs, scan, sharding, summary
-from jaxik.checkpoint import CheckpointError
+from jaxik import config as config_lib
+from jaxik.host import checkpoint, device_program, executables, outputs, scan, sharding, summary
+from jaxik.host.checkpoint import CheckpointError
 
-RESUMABLE = ("total_env_steps", "checkpoint_every", "stop_on_success", "success_target")
-"""Settings a resumed run may change: they decide how long it runs, not what a chunk does."""
+RESUMABLE = config_lib.resumable_names()
+"""Settings a resumed run may change: they decide how long it runs, not what a chunk does
+(marked ``host_setting(..., resumable=True)`` in jaxik.config)."""
 
 
 class Interrupt:
@@ -204,7 +206,7 @@ def run_program(
     programs_cache: Path | None = None,
 ) -> dict[str, Any]:
     """Trains one program (one run, or a vmapped batch of runs) into ``out``; compiled pieces
-    come from and go to ``programs_cache`` (jaxik.executables) when given."""
+    come from and go to ``programs_cache`` (jaxik.host.executables) when given."""
     start = time.perf_counter()
     config, runs = program.config, program.runs
     device = device_program.build(program)

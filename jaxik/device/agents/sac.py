@@ -3,25 +3,21 @@ the target, and a temperature tuned automatically toward entropy -action_size.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxik.agents import common
-from jaxik.agents.common import Agent, Update
-from jaxik.networks import (
+from jaxik.device.agents import common
+from jaxik.device.agents.common import Agent, Update
+from jaxik.device.hyperparams import Hyperparams
+from jaxik.device.networks import (
     Critic,
     GaussianActor,
     apply_critics,
     init_actor_and_critics,
     squashed_sample,
 )
-
-if TYPE_CHECKING:  # config -> agents -> hyperparams -> config at run time
-    from jaxik.hyperparams import Hyperparams
 
 NUM_CRITICS = 2
 
