@@ -66,9 +66,9 @@ bench: $(INSTALLED)
 bench-train: $(INSTALLED)
 	$(BIN)/python -m jaxik.bench time-to-target
 
-# The optional panda-gym + Stable-Baselines3 side of the benchmarks. torch is pinned to the CPU
-# build this workplace's package mirror carries; elsewhere add
-# --index-url https://download.pytorch.org/whl/cpu to get a CPU build instead of CUDA's.
+# The optional panda-gym + Stable-Baselines3 side of the benchmarks. torch is pinned to the
+# version the comparison was measured with; where the package index serves a CUDA build of it,
+# add --index-url https://download.pytorch.org/whl/cpu to get the CPU build instead.
 install-compare: $(INSTALLED)
 	$(BIN)/python -m pip install -q -c $(LOCK) "torch==2.13.0"
 	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[dev,compare]"
