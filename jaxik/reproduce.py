@@ -3,10 +3,12 @@ no HER}, several seeds each, within its 70,000-step budget.
 
     python -m jaxik.reproduce paper --out reports/paper [--seeds 3] [--paper-settings]
 
-Each (algorithm, reward, replay) setting is one compiled program that trains all seeds at once
-(``jax.vmap`` over keys). Writes report.md (the paper's table layout: actor loss, critic loss,
-mean reward, success rate; mean +- standard deviation over seeds), results.json and one
-learning-curve PNG per reward x replay.
+The grid is one scan, configs/paper/grid.yaml (a ``sweep`` over env, her_strategy and algo),
+trained by the host loop as ``train.py`` trains any scan: each (algorithm, reward, replay)
+setting is one compiled program that trains all seeds at once, its run folder under --runs.
+This module adds the paper's view of the results: report.md (the paper's table layout: actor
+loss, critic loss, mean reward, success rate; mean +- standard deviation over seeds),
+results.json and one learning-curve PNG per reward x replay.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
 ALGOS = ("ddpg", "sac", "td3")  # the paper's column order
 SETTINGS = (("sparse", "her"), ("dense", "her"), ("sparse", "noher"), ("dense", "noher"))
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+GRID = CONFIGS / "paper" / "grid.yaml"
+TABLE1 = ("batch_size", "tau", "updates_per_iteration", "hidden_sizes")
+"""The settings --paper-settings takes from configs/paper/table1.yaml."""
 # Table 2 (sparse + HER) and Table 3 (dense + HER) of the seed paper, Stable-Baselines, Table 1.
 PAPER = {
     ("sparse", "her"): {
@@ -44,32 +49,40 @@ ROWS = (
 )
 
 
-def setting_config(algo: str, reward: str, replay: str, paper_settings: bool, steps: int):
-    """The shipped per-setting config, in the paper's era of panda-gym (no early termination)."""
+def grid(seeds: int, steps: int, paper_settings: bool, algos: list[str]):
+    """The paper's grid (configs/paper/grid.yaml) as a scan, with the command line's seeds,
+    budget and algorithms; --paper-settings takes Table 1's sizes from configs/paper/table1.yaml.
+    Every program is validated here, before anything compiles."""
     from jaxik import config as config_lib
+    from jaxik.host import scan
 
-    overrides: dict = {"env_config.terminate_on_success": False, "total_env_steps": steps}
+    overrides: dict = {"seeds": seeds, "total_env_steps": steps, "sweep.algo": list(algos)}
     if paper_settings:
         table1 = config_lib.load(CONFIGS / "paper" / "table1.yaml")
-        for name in ("batch_size", "tau", "updates_per_iteration"):
-            overrides[name] = getattr(table1, name)
-        overrides["hidden_sizes"] = list(table1.hidden_sizes)
-    path = CONFIGS / "panda_reach" / f"{algo}_{reward}_{replay}.yaml"
-    return config_lib.load(path, overrides)
+        for name in TABLE1:
+            value = getattr(table1, name)
+            overrides[name] = list(value) if isinstance(value, tuple) else value
+    return scan.load(GRID, overrides)
 
 
-def train_seeds(cfg, seeds: int, out: Path) -> tuple[dict, float, float]:
-    """All seeds of one setting in one program, trained by the host loop (jaxik.host.run) into
-    ``out``: metrics [seeds, num_evals] (NumPy), compile seconds, training seconds."""
-    from rich.console import Console
+def setting_of(program) -> tuple[str, str, str]:
+    """(algo, reward, replay) of one program of the grid, e.g. ("td3", "dense", "noher")."""
+    import envs
 
-    from jaxik.host import outputs, run, scan, summary
+    config = program.config
+    reward = envs.make_config(config.env, **config.env_config).reward_type
+    return config.algo, reward, "noher" if config.her_strategy == "none" else "her"
 
-    plan = scan.Scan(base=cfg, seeds=seeds, sweep={})
-    result = run.run_scan(plan, out, console=Console(quiet=True))
-    rows = outputs.read_metrics(out / "metrics.csv")
+
+def program_results(folder: Path, seeds: int) -> tuple[dict, float, float]:
+    """A trained program's metrics [seeds, num_evals] (NumPy), compile and training seconds, read
+    from its run folder."""
+    from jaxik.host import outputs, summary
+
+    rows = outputs.read_metrics(folder / "metrics.csv")
     names = ["env_steps", *(name for name, _ in ROWS)]
-    return summary.curves(rows, seeds, names), result["compile_seconds"], result["train_seconds"]
+    saved = json.loads((folder / "summary.json").read_text())
+    return summary.curves(rows, seeds, names), saved["compile_seconds"], saved["train_seconds"]
 
 
 def final_values(metrics: dict) -> dict[str, list[float]]:
@@ -255,46 +268,46 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds={args.seeds} must be >= 1")
-    configs = {
-        (algo, reward, replay): setting_config(
-            algo, reward, replay, args.paper_settings, args.total_env_steps
-        )
-        for reward, replay in SETTINGS
-        for algo in args.algos
-    }  # every config is validated before the first compilation
+    plan = grid(args.seeds, args.total_env_steps, args.paper_settings, args.algos)
+
+    from rich.console import Console
 
     from jaxik.bench import machine
-    from jaxik.host import outputs
+    from jaxik.host import outputs, run
 
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    run.run_scan(plan, args.runs, console=Console())
     results: dict = {"settings": {}}
+    curves: dict = {}
+    for program in plan.programs:
+        algo, reward, replay = setting_of(program)
+        key = f"{reward}_{replay}"
+        folder = run.program_dir(args.runs, program)
+        metrics, compile_seconds, run_seconds = program_results(folder, args.seeds)
+        final = final_values(metrics)
+        results["settings"].setdefault(key, {})[algo] = {
+            "final": final,
+            "compile_seconds": compile_seconds,
+            "run_seconds": run_seconds,
+            "curve_steps": metrics["env_steps"][0].tolist(),
+            "curve_success": metrics["eval_success"].tolist(),
+            "curve_return": metrics["eval_return"].tolist(),
+        }
+        curves.setdefault(key, {})[algo.upper()] = {**metrics, "env_steps": metrics["env_steps"][0]}
+        print(
+            f"{algo.upper():4s} {reward:6s} {replay:5s}: success "
+            f"{format_cell(final['eval_success'], 'eval_success')}, reward "
+            f"{format_cell(final['eval_return'], 'eval_return')} "
+            f"({run_seconds:.0f} s + {compile_seconds:.0f} s compile)",
+            flush=True,
+        )
     for reward, replay in SETTINGS:
         key = f"{reward}_{replay}"
-        curves = {}
-        for algo in args.algos:
-            cfg = configs[(algo, reward, replay)]
-            run_dir = args.runs / key / algo
-            metrics, compile_seconds, run_seconds = train_seeds(cfg, args.seeds, run_dir)
-            final = final_values(metrics)
-            results["settings"].setdefault(key, {})[algo] = {
-                "final": final,
-                "compile_seconds": compile_seconds,
-                "run_seconds": run_seconds,
-                "curve_steps": metrics["env_steps"][0].tolist(),
-                "curve_success": metrics["eval_success"].tolist(),
-                "curve_return": metrics["eval_return"].tolist(),
-            }
-            curves[algo.upper()] = {**metrics, "env_steps": metrics["env_steps"][0]}
-            print(
-                f"{algo.upper():4s} {reward:6s} {replay:5s}: success "
-                f"{format_cell(final['eval_success'], 'eval_success')}, reward "
-                f"{format_cell(final['eval_return'], 'eval_return')} "
-                f"({run_seconds:.0f} s + {compile_seconds:.0f} s compile)",
-                flush=True,
-            )
         title = f"PandaReach, {reward} reward, {'HER' if replay == 'her' else 'no HER'}"
-        outputs.plot_learning_curves(args.out / f"{key}.png", title, curves)
+        by_algo = curves[key]
+        ordered = {a.upper(): by_algo[a.upper()] for a in ALGOS if a.upper() in by_algo}
+        outputs.plot_learning_curves(args.out / f"{key}.png", title, ordered)
     results["wall_seconds"] = time.perf_counter() - start
     results["machine"] = machine.describe()
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -9,42 +9,51 @@ import pytest
 
 from envs.panda_reach import PandaReachConfig
 from envs.planar_reach import PlanarReachConfig
-from jaxik import config
+from jaxik import config, reproduce
 from jaxik.device import hyperparams
+from jaxik.host import scan
 
-CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").rglob("*.yaml"))
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = sorted(CONFIGS_DIR.rglob("*.yaml"))
 
 
 def test_the_shipped_configs_are_all_there():
-    names = {str(p.relative_to(p.parents[1])) for p in CONFIGS if p.parent.name != "configs"}
-    for env in ("panda_reach", "panda_reach_joints"):
-        for algo in ("ddpg", "td3", "sac"):
-            for reward in ("sparse", "dense"):
-                for her in ("her", "noher"):
-                    assert f"{env}/{algo}_{reward}_{her}.yaml" in names
-    assert "paper/table1.yaml" in names
+    names = {str(p.relative_to(p.parents[1])) for p in CONFIGS}
+    assert names == {
+        "configs/default.yaml",
+        "configs/gpu.yaml",
+        "paper/grid.yaml",
+        "paper/table1.yaml",
+        "recipes/reach.yaml",
+    }
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_shipped_config_loads(path):
-    cfg = config.load(path)
-    assert cfg.num_evals * cfg.eval_every >= cfg.total_env_steps
-    if "noher" in path.name:
-        assert cfg.her_strategy == "none"
+    for program in scan.load(path).programs:
+        cfg = program.config
+        assert cfg.num_evals * cfg.eval_every >= cfg.total_env_steps
 
 
-def test_a_config_names_what_differs_and_extends_the_shared_recipe():
-    """The 24 panda_reach* files each set env, algo and her_strategy over configs/recipes/."""
-    name_to_env = {"panda_reach": "PandaReach", "panda_reach_joints": "PandaReachJoints"}
-    for path in CONFIGS:
-        if path.parent.name not in name_to_env:
-            continue
-        algo, reward, replay = path.stem.split("_")
-        cfg = config.load(path)
-        suffix = "Dense" if reward == "dense" else ""
-        assert cfg.env == name_to_env[path.parent.name] + suffix and cfg.algo == algo
-        assert (cfg.her_strategy == "none") == (replay == "noher")
-        assert (cfg.total_env_steps, cfg.batch_size, cfg.eval_every) == (70000, 256, 2000)
+def test_the_paper_grid_is_every_setting_of_the_shared_recipe():
+    """configs/paper/grid.yaml: DDPG, SAC and TD3 x sparse and dense x HER and none, each one
+    program of 3 seeds, all with the recipe's settings and no early termination."""
+    recipe = config.load(CONFIGS_DIR / "recipes" / "reach.yaml")
+    plan = scan.load(CONFIGS_DIR / "paper" / "grid.yaml")
+    settings = {reproduce.setting_of(program) for program in plan.programs}
+    assert settings == {
+        (algo, reward, replay)
+        for algo in ("ddpg", "sac", "td3")
+        for reward in ("sparse", "dense")
+        for replay in ("her", "noher")
+    }
+    for program in plan.programs:
+        cfg = program.config
+        assert [r.seed for r in program.runs] == [0, 1, 2]
+        assert cfg.env_config == {"terminate_on_success": False}
+        assert (cfg.her_strategy == "none") == (reproduce.setting_of(program)[2] == "noher")
+        for name in ("total_env_steps", "batch_size", "eval_every", "hidden_sizes", "tau"):
+            assert getattr(cfg, name) == getattr(recipe, name), name
 
 
 def test_extends_starts_from_another_file_and_names_what_is_wrong(tmp_path):
@@ -64,7 +73,7 @@ def test_extends_starts_from_another_file_and_names_what_is_wrong(tmp_path):
 
 
 def test_paper_table1_settings():
-    cfg = config.load(Path(CONFIGS[0]).parents[0] / "paper" / "table1.yaml")
+    cfg = config.load(CONFIGS_DIR / "paper" / "table1.yaml")
     assert (cfg.gamma, cfg.tau, cfg.learning_rate, cfg.batch_size) == (0.95, 0.005, 1e-3, 2048)
     assert (cfg.total_env_steps, cfg.buffer_size, cfg.hidden_sizes) == (70000, 100000, (512,) * 3)
 
