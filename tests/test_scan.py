@@ -83,7 +83,8 @@ def test_statistics():
 
 def test_a_run_inside_a_vmapped_scan_equals_it_trained_alone():
     """Seeds 0 and 1 at one learning rate and seed 0 at another, in one vmapped program, against
-    each trained by itself."""
+    each trained by itself: unbatched, its hyperparameters given as the host loop gives a
+    single run's (one program compiled for the three)."""
     base = config.load(None, SMALL)
     runs = [
         config.load(None, {**SMALL, "seed": seed, "learning_rate": lr})
@@ -91,8 +92,9 @@ def test_a_run_inside_a_vmapped_scan_equals_it_trained_alone():
     ]
     keys = jax.vmap(jax.random.key)(np.asarray([r.seed for r in runs]))
     _, scanned = jax.jit(jax.vmap(trainer.make_train(base)))(keys, hyperparams.stack(runs))
+    train_alone = jax.jit(trainer.make_train(base))
     for i, cfg in enumerate(runs):
-        _, alone = jax.jit(trainer.make_train(cfg))(jax.random.key(cfg.seed))
+        _, alone = train_alone(jax.random.key(cfg.seed), hyperparams.from_config(cfg))
         for name in ("eval_success", "eval_return", "critic_loss", "actor_loss", "q_mean"):
             np.testing.assert_allclose(scanned[name][i], alone[name], rtol=1e-5, err_msg=name)
     for name in ("critic_loss", "eval_return"):

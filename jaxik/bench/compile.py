@@ -86,14 +86,14 @@ def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileT
     """One update, an iteration's updates, init, chunk and the vmapped chunk of ``algo``; with
     ``with_shared`` also the evaluation and the HER sample (the same for every algorithm)."""
     cfg = scan.with_values(cfg, {"algo": algo})
-    program = trainer.make_trainer(cfg)
+    program, stages = trainer.make_trainer(cfg), trainer.make_stages(cfg)
     key = jax.random.key(0)
     state = jax.eval_shape(program.init, key)
     timings = []
     if with_shared:
-        timings.append(_timing("all", "evaluation", program.evaluate, state, key))
-        timings.append(_timing("all", "HER sample", program.sample, state, key))
-    batch = jax.eval_shape(program.sample, state, key)
+        timings.append(_timing("all", "evaluation", stages.evaluate, state, key))
+        timings.append(_timing("all", "HER sample", stages.sample, state, key))
+    batch = jax.eval_shape(stages.sample, state, key)
     agent = agents.make(cfg, batch.x.shape[-1], batch.action.shape[-1])
 
     def one_update(state, batch, key):
@@ -103,7 +103,7 @@ def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileT
     states = jax.eval_shape(jax.vmap(program.init), keys)
     for name, function, args in (
         ("one update", one_update, (state, batch, key)),
-        (f"learn ({cfg.updates_per_iteration} updates + samples)", program.learn, (state, key)),
+        (f"learn ({cfg.updates_per_iteration} updates + samples)", stages.learn, (state, key)),
         ("init", program.init, (key,)),
         ("train half of a chunk (a program)", program.train_part, (state,)),
         ("eval half of a chunk (a program)", program.eval_part, (state,)),

@@ -65,16 +65,25 @@ class TrainState:
 
 @dataclasses.dataclass(frozen=True)
 class Trainer:
+    """What a host loop needs of a configuration's training program: pure functions of the
+    training state."""
+
     init: Callable[..., TrainState]  # (key, hp=None): hp defaults to the config's values
-    iterate: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # a chunk's
-    # iterations without its evaluation: metrics leaves [iterations_per_eval] (benchmarks)
+    train_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # a chunk's
+    # iterations; metrics are scalars
+    eval_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # its evaluation
     chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # = train_part
     # then eval_part; device_program.build compiles the two as separate programs, side by side
-    train_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
-    eval_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]
-    train: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (key, hp=None)
-    # The pieces of an iteration and a chunk, for the compile-time breakdown (jaxik.bench):
-    env_step: Callable[[State, jax.Array], State]  # the batched auto-resetting training step
+    train: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (key, hp=None): the run
+
+
+@dataclasses.dataclass(frozen=True)
+class Stages:
+    """The stages an iteration and a chunk are made of, each alone: what ``python -m
+    jaxik.bench`` times apart (compile breakdown, throughput). No host loop uses them."""
+
+    iterate: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # a chunk's
+    # iterations without their metrics' reduction: leaves [iterations_per_eval]
     sample: Callable[[TrainState, jax.Array], Update]  # one HER batch, normalised
     learn: Callable[[TrainState, jax.Array], tuple[Any, dict]]  # the iteration's updates
     evaluate: Callable[[TrainState, jax.Array], dict[str, jax.Array]]  # one evaluation
@@ -112,6 +121,15 @@ def make_train(config: TrainConfig) -> Callable[..., tuple[TrainState, dict]]:
 def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = None) -> Trainer:
     """The training program for ``config`` (validated when it was built). ``trace_hook`` is
     called each time the iteration body is traced (tests count it)."""
+    return _build(config, trace_hook)[0]
+
+
+def make_stages(config: TrainConfig) -> Stages:
+    """The stages of ``config``'s program, each alone (benchmarks)."""
+    return _build(config, None)[1]
+
+
+def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[Trainer, Stages]:
     env = envs.TraceOnce(envs.make(config.env, **config.env_config))
     train_env = envs.AutoResetWrapper(env)
     obs_shapes = env.observation_size
@@ -277,17 +295,15 @@ def make_trainer(config: TrainConfig, trace_hook: Callable[[], None] | None = No
         state = init(key, hp)
         return jax.lax.scan(lambda s, _: chunk(s), state, None, length=config.num_evals)
 
-    return Trainer(
-        init=init,
+    trainer = Trainer(
+        init=init, train_part=train_part, eval_part=eval_part, chunk=chunk, train=train
+    )
+    stages = Stages(
         iterate=iterate,
-        chunk=chunk,
-        train_part=train_part,
-        eval_part=eval_part,
-        train=train,
-        env_step=jax.vmap(train_env.step),
         sample=lambda state, key: sample_update(
             state.buffer, state.normalizer, key, state.hp.her_future_prob
         ),
         learn=gradient_updates,
         evaluate=lambda state, key: evaluate_policy((state.agent, state.normalizer), key),
     )
+    return trainer, stages
