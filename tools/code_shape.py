@@ -121,10 +121,8 @@ def main(commits: list[str]) -> None:
         biggest = sorted(s["largest"].items(), key=lambda kv: -kv[1])[:5]
         print("- largest modules: " + ", ".join(f"{f} ({n})" for f, n in biggest))
         for (source, target, where), count in sorted(s["edges"].items()):
-            upward = WINGS.index(target) > WINGS.index(source)
-            print(
-                f"- {source} imports {target}: {count} ({where} level)" + (" UP" if upward else "")
-            )
+            upward = " (upward)" if WINGS.index(target) > WINGS.index(source) else ""
+            print(f"- {source} imports {target}: {count} ({where} level){upward}")
         print(
             "- largest functions (own lines, closures apart): "
             + ", ".join(f"{n} {f}" for n, f in s["functions"])
