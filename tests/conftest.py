@@ -1,5 +1,5 @@
 """Shared, compiled-once environments for the tests, and one cache of compiled programs for the
-whole session.
+whole test run.
 
 Every test that trains through the host loop (``run.run_scan``, ``train.py``) reads and writes
 compiled programs in one temporary directory, shared by the pytest-xdist workers and the
@@ -12,7 +12,6 @@ one that loaded. The user's own cache (~/.cache/jaxik) is never touched.
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
 import jax
 import pytest
@@ -42,12 +41,6 @@ def pytest_unconfigure(config):
         os.environ.pop(CACHE_VARIABLE, None)
     else:
         os.environ[CACHE_VARIABLE] = previous
-
-
-@pytest.fixture(scope="session")
-def programs_cache() -> Path:
-    """The session's cache of compiled programs (jaxik.host.executables)."""
-    return Path(os.environ[CACHE_VARIABLE])
 
 
 class Compiled:
