@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 
+import envs
 from jaxik.host import outputs
 
 PATTERNS = ("scan", "loop")
@@ -27,10 +28,6 @@ def make_rollout(env_name: str, num_envs: int, num_steps: int, **env_overrides: 
     """A jitted ``rollout(key) -> (episodes ended, successes, mean reward)``: ``num_envs``
     auto-resetting environments stepped ``num_steps`` times with uniform random actions, in one
     ``lax.scan`` (as training steps them)."""
-    import jax
-
-    import envs
-
     env = envs.AutoResetWrapper(envs.make(env_name, **env_overrides))
 
     def rollout(key):
@@ -88,8 +85,6 @@ def _measure_scan(env_name, num_envs, num_steps, overrides) -> tuple[float, floa
 
 
 def _measure_loop(env_name, num_envs, num_steps, overrides) -> tuple[float, float]:
-    import envs
-
     env = envs.AutoResetWrapper(envs.make(env_name, **overrides))
     reset_key, action_key = jax.random.split(jax.random.key(0))
     state = jax.jit(jax.vmap(env.reset))(jax.random.split(reset_key, num_envs))
