@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
-from jaxik.host import run, scan, summary
+from jaxik.host import recorder, run, scan
 from jaxik.host.checkpoint import CheckpointError
 from jaxik.host.outputs import OutputError
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if result["interrupted"]:
         return 130
-    print(summary.describe(result))
+    print(recorder.describe(result))
     print(f"Outputs in {out}/")
     return 0
 

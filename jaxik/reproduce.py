@@ -74,32 +74,25 @@ def setting_of(program) -> tuple[str, str, str]:
     return config.algo, reward, "noher" if config.her_strategy == "none" else "her"
 
 
-def program_results(folder: Path, seeds: int) -> tuple[dict, float, float]:
-    """A trained program's metrics [seeds, num_evals] (NumPy), compile and training seconds, read
-    from its run folder."""
-    from jaxik.host import outputs, summary
+def program_results(folder: Path) -> tuple[dict, dict]:
+    """A trained program's summary (as its recorder wrote it) and its metrics [seeds, num_evals]
+    (NumPy), read back from its run folder."""
+    from jaxik.host import recorder
 
-    rows = outputs.read_metrics(folder / "metrics.csv")
-    names = ["env_steps", *(name for name, _ in ROWS)]
-    saved = json.loads((folder / "summary.json").read_text())
-    return summary.curves(rows, seeds, names), saved["compile_seconds"], saved["train_seconds"]
+    return recorder.read(folder, ["env_steps", *(name for name, _ in ROWS)])
 
 
-def final_values(metrics: dict) -> dict[str, list[float]]:
+def final_values(saved: dict) -> dict[str, list[float]]:
     """Per seed, the last evaluation's success and return and the last chunk's losses."""
-    return {name: [float(v) for v in metrics[name][:, -1]] for name, _ in ROWS}
+    return {
+        name: [float(run[name] if name in run else run["final"][name]) for run in saved["runs"]]
+        for name, _ in ROWS
+    }
 
 
-def steps_to_success(curve_steps: list[float], curve_success: list[list[float]], target: float):
-    """Per seed, the environment steps of the first evaluation at or above ``target`` (None if
-    never)."""
-    found = []
-    for seed_curve in curve_success:
-        hits = [
-            step for step, value in zip(curve_steps, seed_curve, strict=True) if value >= target
-        ]
-        found.append(hits[0] if hits else None)
-    return found
+def target_text(results: dict) -> str:
+    """The success target the runs were judged by, e.g. "95 %"."""
+    return f"{results['success_target'] * 100:g} %"
 
 
 def format_steps(found: list[float | None]) -> str:
@@ -161,13 +154,9 @@ def write_report(out: Path, results: dict, args: argparse.Namespace, machine: st
                 text = [f"{v:.0%}" if name == "eval_success" else f"{v:g}" for v in values]
                 row += " " + " / ".join(text) + " |"
             lines.append(row)
-        steps = [
-            format_steps(
-                steps_to_success(setting[a]["curve_steps"], setting[a]["curve_success"], 0.95)
-            )
-            for a in algos
-        ]
-        lines.append("| Steps to 95 % | " + " | ".join(steps) + " |" + (" |" if paper else ""))
+        steps = [format_steps(setting[a]["steps_to_target"]) for a in algos]
+        row = f"| Steps to {target_text(results)} | " + " | ".join(steps) + " |"
+        lines.append(row + (" |" if paper else ""))
         timing = ", ".join(
             f"{a.upper()} {setting[a]['run_seconds']:.0f} s"
             f" (+{setting[a]['compile_seconds']:.0f} s compile)"
@@ -186,7 +175,7 @@ def write_report(out: Path, results: dict, args: argparse.Namespace, machine: st
 
 def findings(results: dict) -> list[str]:
     """What this run's numbers show, computed from them: each setting's final success per
-    algorithm (mean, and the worst seed), and HER's effect on the steps to 95 %."""
+    algorithm (mean, and the worst seed), and HER's effect on the steps to the success target."""
     import numpy as np
 
     lines = ["## What the runs show", ""]
@@ -209,13 +198,13 @@ def findings(results: dict) -> list[str]:
         for algo in her:
             if algo not in plain:
                 continue
-            with_her = steps_to_success(her[algo]["curve_steps"], her[algo]["curve_success"], 0.95)
-            without = steps_to_success(
-                plain[algo]["curve_steps"], plain[algo]["curve_success"], 0.95
-            )
+            with_her, without = her[algo]["steps_to_target"], plain[algo]["steps_to_target"]
             reached = [s for s in without if s is not None]
             reached_her = [s for s in with_her if s is not None]
-            text = f"{algo.upper()} {len(reached)}/{len(without)} seeds reach 95 % without HER"
+            text = (
+                f"{algo.upper()} {len(reached)}/{len(without)} seeds reach "
+                f"{target_text(results)} without HER"
+            )
             if reached and reached_her:
                 ratio = np.mean(reached) / np.mean(reached_her)
                 text += f", in {ratio:.1f}x the steps with HER"
@@ -284,10 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         algo, reward, replay = setting_of(program)
         key = f"{reward}_{replay}"
         folder = run.program_dir(args.runs, program)
-        metrics, compile_seconds, run_seconds = program_results(folder, args.seeds)
-        final = final_values(metrics)
+        saved, metrics = program_results(folder)
+        final = final_values(saved)
+        compile_seconds, run_seconds = saved["compile_seconds"], saved["train_seconds"]
+        results["success_target"] = saved["success_target"]
         results["settings"].setdefault(key, {})[algo] = {
             "final": final,
+            "steps_to_target": [run["solved_at_env_steps"] for run in saved["runs"]],
             "compile_seconds": compile_seconds,
             "run_seconds": run_seconds,
             "curve_steps": metrics["env_steps"][0].tolist(),

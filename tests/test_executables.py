@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxik.host import device_program, executables, scan
+from jaxik.host import executables, pieces, scan
 
 SMALL = {"env": "PlanarReach", "total_env_steps": 512, "eval_every": 256, "learning_starts": 128}
 NAMES = ("train", "eval", "init")
@@ -25,8 +25,8 @@ def program(**overrides):
     return scan.load(None, {**SMALL, **overrides}).programs[0]
 
 
-def one_chunk(device, compiled):
-    _, metrics = device_program.chunk_runner(compiled)(device.init_state(compiled))
+def one_chunk(jitted, compiled):
+    _, metrics = pieces.chunk(compiled)(jitted.init_state(compiled))
     return jax.device_get(metrics)
 
 
@@ -34,19 +34,20 @@ def one_chunk(device, compiled):
 def filled(tmp_path_factory):
     """A cache filled by one build, and that build's first chunk."""
     cache = tmp_path_factory.mktemp("programs")
-    device = device_program.build(program())
-    metrics = one_chunk(device, device.compile(NAMES, cache))
+    jitted = pieces.build(program())
+    metrics = one_chunk(jitted, jitted.compile(NAMES, cache))
     return cache, metrics
 
 
 def test_a_second_build_loads_every_piece_and_computes_the_same(filled):
     cache, expected = filled
     assert len(list(cache.glob("*.bin"))) == len(NAMES)
-    device = device_program.build(program())
+    jitted = pieces.build(program())
     blind = dataclasses.replace(
-        device, pieces={name: (NotLowered(), args) for name, (_, args) in device.pieces.items()}
+        jitted,
+        functions={name: (NotLowered(), args) for name, (_, args) in jitted.functions.items()},
     )
-    metrics = one_chunk(device, blind.compile(NAMES, cache))
+    metrics = one_chunk(jitted, blind.compile(NAMES, cache))
     assert metrics.keys() == expected.keys()
     for name in expected:
         np.testing.assert_array_equal(metrics[name], expected[name], err_msg=name)
@@ -66,13 +67,13 @@ def test_a_damaged_entry_is_ignored_and_replaced(tmp_path, filled, damage):
     """The init piece's entry is damaged (the cheapest to compile again); the others are
     copied whole and must still load."""
     cache, _ = filled
-    device = device_program.build(program())
-    damaged = executables.key(device.config, "init", device.pieces["init"][1])
+    jitted = pieces.build(program())
+    damaged = executables.key(jitted.config, "init", jitted.functions["init"][1])
     for path in cache.glob("*.bin"):
         data = path.read_bytes()
         (tmp_path / path.name).write_bytes(damage(data) if path.stem == damaged else data)
     assert executables.load(tmp_path, damaged) is None
-    compiled = device.compile(NAMES, tmp_path)  # lowers and compiles init again
+    compiled = jitted.compile(NAMES, tmp_path)  # lowers and compiles init again
     assert set(compiled) == set(NAMES)
     for path in cache.glob("*.bin"):
         assert executables.load(tmp_path, path.stem) is not None, "the entry was not replaced"
@@ -86,8 +87,8 @@ def test_an_entry_under_another_key_is_not_loaded(tmp_path, filled):
 
 
 def test_the_key_follows_what_reaches_the_device():
-    device = device_program.build(program())
-    _, args = device.pieces["train"]
+    jitted = pieces.build(program())
+    _, args = jitted.functions["train"]
 
     def key(**overrides):
         return executables.key(program(**overrides).to_dict(), "train", args)

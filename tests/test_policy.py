@@ -7,6 +7,7 @@ from pathlib import Path
 import gymnasium as gym
 import jax
 import numpy as np
+import planar
 import pytest
 from PIL import Image
 
@@ -15,7 +16,7 @@ from jaxik import policy as policy_lib
 from jaxik.host import outputs, run, scan
 
 ROOT = Path(__file__).resolve().parent.parent
-PLANAR = {"env": "PlanarReach", "gamma": 0.98, "learning_starts": 256}
+PLANAR = planar.SMALL
 
 
 def train(out: Path, **overrides) -> Path:
@@ -27,7 +28,7 @@ def train(out: Path, **overrides) -> Path:
 def two_seeds(tmp_path_factory):
     """TD3, two seeds trained as one program, long enough to learn (about 20 s)."""
     out = tmp_path_factory.mktemp("two_seeds")
-    return train(out, seeds=2, total_env_steps=16384, eval_every=4096)
+    return train(out, seeds=2, total_env_steps=16384)
 
 
 def rollout_success(policy, episodes: int = 200, seed: int = 123) -> float:

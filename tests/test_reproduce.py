@@ -3,18 +3,17 @@
 from jaxik import reproduce
 
 
-def setting(success: list[float], first_hit: list[int | None]) -> dict:
-    steps = [1000.0, 2000.0, 3000.0]
-    curves = [[1.0 if hit is not None and s >= hit else 0.0 for s in steps] for hit in first_hit]
-    return {"final": {"eval_success": success}, "curve_steps": steps, "curve_success": curves}
+def setting(success: list[float], first_hit: list[float | None]) -> dict:
+    return {"final": {"eval_success": success}, "steps_to_target": first_hit}
 
 
 def test_findings_follow_the_numbers():
     results = {
+        "success_target": 0.95,
         "settings": {
             "sparse_her": {"td3": setting([1.0, 0.96], [1000, 1000])},
             "sparse_noher": {"td3": setting([0.5, 0.97], [None, 3000])},
-        }
+        },
     }
     text = "\n".join(reproduce.findings(results))
     assert "Sparse, HER: final success TD3 98% (worst seed 96%)" in text

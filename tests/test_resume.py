@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import planar
 import pytest
 import yaml
 from rich.console import Console
@@ -20,14 +21,7 @@ from jaxik.host import run, scan
 from jaxik.host.checkpoint import CheckpointError
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = {
-    "env": "PlanarReach",
-    "gamma": 0.98,
-    "total_env_steps": 2048,
-    "eval_every": 512,
-    "learning_starts": 256,
-    "checkpoint_every": 1,
-}
+SMALL = {**planar.SMALL, "total_env_steps": 2048, "checkpoint_every": 1}
 QUIET = Console(quiet=True)
 
 
@@ -189,8 +183,8 @@ def test_a_panda_reach_training_state_round_trips(tmp_path):
     cfg = config.load(
         None, {"env": "PandaReach", "num_envs": 4, "buffer_size": 64, "eval_every": 64}
     )
-    program = trainer.make_trainer(cfg)
-    state = {"train": jax.jit(program.init)(jax.random.key(3)), "act": jnp.zeros((0, 7))}
+    parts = trainer.make_trainer(cfg)
+    state = {"train": jax.jit(parts.init)(jax.random.key(3)), "act": jnp.zeros((0, 7))}
     store = checkpoint.Checkpoints(tmp_path)
     store.save(1, state, {"chunks": 1})
     like = jax.tree.map(

@@ -5,20 +5,15 @@ import json
 
 import jax
 import numpy as np
+import planar
 import pytest
 from rich.console import Console
 
 from jaxik import config
 from jaxik.device import hyperparams, trainer
-from jaxik.host import device_program, executables, run, scan, statistics, summary
+from jaxik.host import executables, pieces, recorder, run, scan, statistics
 
-SMALL = {
-    "env": "PlanarReach",
-    "gamma": 0.98,
-    "total_env_steps": 1536,
-    "eval_every": 512,
-    "learning_starts": 256,
-}
+SMALL = {**planar.SMALL, "total_env_steps": 1536}
 
 
 def test_floats_share_a_program_and_static_settings_split_it():
@@ -103,9 +98,9 @@ def test_a_run_inside_a_vmapped_scan_equals_it_trained_alone():
 
 
 def _host_path_chunks(program, chunks: int) -> list[dict]:
-    device = device_program.build(program)
-    compiled = device.compile(cache=executables.cache_dir())
-    chunk, state, out = device_program.chunk_runner(compiled), device.init_state(compiled), []
+    jitted = pieces.build(program)
+    compiled = jitted.compile(cache=executables.cache_dir())
+    chunk, state, out = pieces.chunk(compiled), jitted.init_state(compiled), []
     for _ in range(chunks):
         state, metrics = chunk(state)
         out.append(jax.device_get(metrics))
@@ -113,7 +108,7 @@ def _host_path_chunks(program, chunks: int) -> list[dict]:
 
 
 def test_the_host_paths_vmapped_program_equals_each_run_alone():
-    """device_program.build's batched program (lockstep counters shared, vmap_runs) against each
+    """pieces.build's batched program (lockstep counters shared, vmap_runs) against each
     of its runs built alone, over 3 chunks: warm-up, then learning with TD3's delayed actor.
     Batched and unbatched programs round differently (different fusions) and learning amplifies
     it: the first chunk agrees to 1e-5, the later ones' losses to 0.5 % (measured: at most
@@ -140,8 +135,8 @@ def test_conds_stay_conds_in_a_vmapped_program():
     """Warm-up and TD3's policy delay are lax.conds; vmapped with batched counters they would
     become selects that run both branches."""
     plan = scan.load(None, {**SMALL, "algo": "td3", "seeds": 4})
-    device = device_program.build(plan.programs[0])
-    function, args = device.pieces["train"]
+    jitted = pieces.build(plan.programs[0])
+    function, args = jitted.functions["train"]
     text = function.lower(*args).as_text()
     assert text.count("stablehlo.case") >= 2
 
@@ -165,4 +160,4 @@ def test_scan_writes_table_plot_and_aggregates(tmp_path):
     for png in ("sweep.png", "learning_curve.png"):
         assert (tmp_path / png).stat().st_size > 10_000
     assert scan.load(tmp_path / "config.yaml").to_dict() == plan.to_dict()
-    assert "tau=0.05: final success" in summary.describe(result)
+    assert "tau=0.05: final success" in recorder.describe(result)

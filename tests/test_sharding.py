@@ -12,15 +12,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import planar
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# One chunk of 32 iterations, 24 of them with 4 gradient updates each. Partitioned programs add
+# One chunk of 32 iterations, 16 of them with 4 gradient updates each. Partitioned programs add
 # and multiply in another order; over longer runs a float-level difference eventually flips a
 # discrete event (an episode ends a step earlier), after which the runs part like two seeds, so
 # the comparison covers one chunk (measured: learner metrics agree to 7e-6 relative there).
-SMALL = ["env=PlanarReach", "gamma=0.98", "total_env_steps=512", "eval_every=512",
-         "learning_starts=128"]  # fmt: skip
+SMALL = planar.arguments(total_env_steps=512)
 
 
 def results(out: Path) -> tuple[list[dict], dict]:
@@ -30,7 +30,11 @@ def results(out: Path) -> tuple[list[dict], dict]:
 
 
 def train(out: Path, devices: int, *overrides: str) -> tuple[list[dict], dict]:
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    """train.py on ``devices`` CPU devices. One device is this process's own set-up (its
+    XLA_FLAGS), so the run loads the pieces other tests compiled for the same program."""
+    env = dict(os.environ)
+    if devices > 1:
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     result = subprocess.run(
         [sys.executable, "train.py", "--out", str(out), *SMALL, *overrides],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,

@@ -11,7 +11,7 @@ import pytest
 
 from jaxik import config
 from jaxik.device import hyperparams, trainer
-from jaxik.host import outputs
+from jaxik.host import outputs, recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANAR = {"env": "PlanarReach", "gamma": 0.98, "eval_every": 2048}
@@ -51,9 +51,9 @@ def small_config(**overrides):
 
 def test_same_seed_same_metrics_different_seed_different_metrics_one_trace():
     traces = []
-    program = trainer.make_trainer(small_config(), trace_hook=lambda: traces.append(1))
-    chunk = jax.jit(program.chunk, donate_argnums=0)
-    init = jax.jit(program.init)
+    parts = trainer.make_trainer(small_config(), trace_hook=lambda: traces.append(1))
+    chunk = jax.jit(parts.chunk, donate_argnums=0)
+    init = jax.jit(parts.init)
 
     def run(seed):
         state = init(jax.random.key(seed))
@@ -98,13 +98,16 @@ def test_train_py_writes_every_output(tmp_path):
     assert 0.0 <= summary["runs"][0]["eval_success"] <= 1.0
     rows = (out / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("run,seed,env_steps,") and len(rows) == 3
+    saved, curves = recorder.read(out, ["env_steps", "critic_loss"])
+    assert curves["env_steps"].tolist() == [[512.0, 1024.0]]
+    assert saved["runs"][0]["final"]["critic_loss"] == curves["critic_loss"][0, -1]
     assert (out / "results.md").is_file()
     assert config.load(out / "config.yaml").env == "PlanarReach"
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     assert (out / "learning_curve.png").stat().st_size > 10_000
     cfg = config.load(out / "config.yaml")
-    program = trainer.make_trainer(cfg)
-    state = jax.eval_shape(program.init, jax.random.key(0))
+    parts = trainer.make_trainer(cfg)
+    state = jax.eval_shape(parts.init, jax.random.key(0))
     like = {"agent": state.agent, "normalizer": state.normalizer}
     restored = outputs.load_checkpoint(out / "policy", like)
     assert float(restored["normalizer"].count) == 1024.0

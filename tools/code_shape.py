@@ -23,8 +23,8 @@ FLAT = {  # module (or package) name in a flat jaxik/ -> the wing it belongs to
          "exploration"), "device",
     ),
     **dict.fromkeys(
-        ("scan", "device_program", "run", "executables", "sharding", "checkpoint", "outputs",
-         "summary", "statistics"), "host",
+        ("scan", "pieces", "device_program", "run", "executables", "sharding", "checkpoint",
+         "outputs", "recorder", "summary", "statistics"), "host",
     ),
 }  # fmt: skip
 

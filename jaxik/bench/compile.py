@@ -3,9 +3,9 @@ builds, and of each piece of them compiled alone, with the persistent compilatio
 
 Pieces (at the configuration's shapes): the batched training env step under ee and joints control,
 the IK alone, one evaluation, one HER sample, one gradient update, an iteration's updates
-(``learn``), then the programs a run compiles (jaxik.host.device_program): ``init`` and the two
+(``learn``), then the programs a run compiles (jaxik.host.pieces): ``init`` and the two
 halves of a chunk, ``train`` and ``eval`` (compiled side by side), the chunk as one program for
-comparison, and the train half of 8 seeds (``device_program.vmap_runs``). The pieces overlap (a
+comparison, and the train half of 8 seeds (``pieces.vmap_runs``). The pieces overlap (a
 chunk holds them all), so their times do not add up; each says what that piece would cost if it were
 the only one.
 """
@@ -23,7 +23,7 @@ import numpy as np
 import envs
 from jaxik.config import TrainConfig
 from jaxik.device import agents, trainer
-from jaxik.host import device_program, outputs, scan
+from jaxik.host import outputs, pieces, scan
 
 SEEDS = 8
 
@@ -86,9 +86,9 @@ def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileT
     """One update, an iteration's updates, init, chunk and the vmapped chunk of ``algo``; with
     ``with_shared`` also the evaluation and the HER sample (the same for every algorithm)."""
     cfg = scan.with_values(cfg, {"algo": algo})
-    program, stages = trainer.make_trainer(cfg), trainer.make_stages(cfg)
+    parts, stages = trainer.make_trainer(cfg), trainer.make_stages(cfg)
     key = jax.random.key(0)
-    state = jax.eval_shape(program.init, key)
+    state = jax.eval_shape(parts.init, key)
     timings = []
     if with_shared:
         timings.append(_timing("all", "evaluation", stages.evaluate, state, key))
@@ -100,17 +100,17 @@ def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileT
         return agent.update(state.agent, batch, key, state.hp)
 
     keys = jax.vmap(jax.random.key)(np.arange(SEEDS))
-    states = jax.eval_shape(jax.vmap(program.init), keys)
+    states = jax.eval_shape(jax.vmap(parts.init), keys)
     for name, function, args in (
         ("one update", one_update, (state, batch, key)),
         (f"learn ({cfg.updates_per_iteration} updates + samples)", stages.learn, (state, key)),
-        ("init", program.init, (key,)),
-        ("train half of a chunk (a program)", program.train_part, (state,)),
-        ("eval half of a chunk (a program)", program.eval_part, (state,)),
-        ("chunk as one program", program.chunk, (state,)),
+        ("init", parts.init, (key,)),
+        ("train half of a chunk (a program)", parts.train_part, (state,)),
+        ("eval half of a chunk (a program)", parts.eval_part, (state,)),
+        ("chunk as one program", parts.chunk, (state,)),
         (
             f"train half, {SEEDS} seeds vmapped",
-            device_program.vmap_runs(program.train_part),
+            pieces.vmap_runs(parts.train_part),
             (states,),
         ),
     ):
@@ -122,13 +122,13 @@ def measure(base: TrainConfig, algos: list[str], report: Callable[[CompileTiming
     """Every timing, in table order; ``report`` sees each as soon as it is measured."""
     _warm_up()
     timings = []
-    pieces = env_pieces(base) if base.env.startswith("Panda") else []
+    found = env_pieces(base) if base.env.startswith("Panda") else []
     for index, algo in enumerate(algos):
-        pieces += algo_pieces(base, algo, with_shared=index == 0)
-        for timing in pieces:
+        found += algo_pieces(base, algo, with_shared=index == 0)
+        for timing in found:
             report(timing)
-        timings += pieces
-        pieces = []
+        timings += found
+        found = []
     return timings
 
 

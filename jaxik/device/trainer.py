@@ -73,7 +73,7 @@ class Trainer:
     # iterations; metrics are scalars
     eval_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # its evaluation
     chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # = train_part
-    # then eval_part; device_program.build compiles the two as separate programs, side by side
+    # then eval_part; pieces.build compiles the two as separate programs, side by side
     train: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (key, hp=None): the run
 
 

@@ -2,12 +2,12 @@
 
 There is one host path. Every program is a scan of one or more runs (a single run is a scan of
 one): the device runs one chunk (``iterations_per_eval`` iterations, then an evaluation: two
-compiled programs, built side by side by jaxik.host.device_program and kept on disk by
-jaxik.host.executables) per call for all
-runs of the program, and returns metrics with a leading [runs] axis. Between calls the host
-writes metrics rows, updates the progress bar, saves checkpoints with its ``HostRecord`` and
-decides whether to stop. Ctrl-C lets the current chunk finish, saves a checkpoint and returns;
-``train.py --resume`` continues from it exactly.
+compiled pieces, built side by side by jaxik.host.pieces and kept on disk by
+jaxik.host.executables) per call for all runs of the program, and returns metrics with a
+leading [runs] axis. Between calls the host hands the metrics to the program's recorder
+(jaxik.host.recorder: files, aggregates, summary), updates the progress bar, saves checkpoints
+with its ``HostRecord`` and decides whether to stop. Ctrl-C lets the current chunk finish, saves
+a checkpoint and returns; ``train.py --resume`` continues from it exactly.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from jaxik import config as config_lib
-from jaxik.host import checkpoint, device_program, executables, outputs, scan, sharding, summary
+from jaxik.host import checkpoint, executables, outputs, pieces, recorder, scan, sharding
 from jaxik.host.checkpoint import CheckpointError
 
 RESUMABLE = config_lib.resumable_names()
@@ -95,18 +95,6 @@ class HostRecord:
     train_seconds: float = 0.0
     wall_seconds: float = 0.0
 
-    def note_solved(self, success: np.ndarray, success_target: float, env_steps: float) -> int:
-        """Marks each run whose evaluation ``success`` [runs] reached ``success_target`` for the
-        first time, at ``env_steps`` and the seconds so far; returns how many runs are solved."""
-        for i, value in enumerate(success):
-            if self.solved_at[i] is None and value >= success_target:
-                self.solved_at[i] = {
-                    "env_steps": env_steps,
-                    "wall_seconds": self.wall_seconds,
-                    "train_seconds": self.train_seconds,
-                }
-        return sum(s is not None for s in self.solved_at)
-
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -159,20 +147,7 @@ def run_scan(
                 break
     if len(programs) == 1:
         return summaries[0]
-    interrupted = summaries[-1]["interrupted"]
-    table = [row for s in summaries for row in s["settings"]]
-    combined = {
-        "scan": plan.to_dict(),
-        "programs": [s["program"] for s in summaries],
-        "settings": table,
-        "wall_seconds": sum(s["wall_seconds"] for s in summaries),
-        "interrupted": interrupted,
-    }
-    if is_main_process() and not interrupted:
-        outputs.write_results_table(out, table, list(plan.sweep))
-        outputs.plot_sweep(out / "sweep.png", table, list(plan.sweep), plan.base.success_target)
-        outputs.write_summary(out, combined)
-    return combined
+    return recorder.finish_scan(out, plan, summaries, is_main=is_main_process())
 
 
 def restore(
@@ -209,14 +184,14 @@ def run_program(
     come from and go to ``programs_cache`` (jaxik.host.executables) when given."""
     start = time.perf_counter()
     config, runs = program.config, program.runs
-    device = device_program.build(program)
-    restored = restore(program, out, device.like, console) if resume else None
+    jitted = pieces.build(program)
+    restored = restore(program, out, jitted.like, console) if resume else None
     names = ("train", "eval") if restored else ("train", "eval", "init")
-    compiled = device.compile(names, programs_cache)
-    chunk = device_program.chunk_runner(compiled)
+    compiled = jitted.compile(names, programs_cache)
+    chunk = pieces.chunk(compiled)
     if restored is None:
         record = HostRecord(config=program.to_dict(), solved_at=[None] * len(runs))
-        state = device.init_state(compiled)
+        state = jitted.init_state(compiled)
     else:
         state, record = restored
     store = checkpoint.Checkpoints(out)  # nothing is written before the restore succeeded
@@ -226,15 +201,11 @@ def run_program(
     title = f"{config.algo.upper()} on {config.env}"
     console.print(
         f"{title}: {len(runs)} run(s) x {config.num_envs} environments, "
-        f"{config.num_evals * config.eval_every:,} steps each, on {sharding.describe(device.mesh)}"
+        f"{config.num_evals * config.eval_every:,} steps each, on {sharding.describe(jitted.mesh)}"
         f"; compiled in {compile_here:.1f} s"
     )
 
-    writer = outputs.RunWriter(
-        out, program.to_dict(), record.rows, tensorboard=len(runs) == 1, is_main=is_main_process()
-    )
-    record.rows = writer.rows  # saved with every checkpoint
-    labels = summary.run_labels(program)
+    results = recorder.Recorder(out, program, record, is_main=is_main_process())
     interrupted = False
     steps_before, train_here = record.chunks * config.eval_every, 0.0
     try:
@@ -254,14 +225,10 @@ def run_program(
                 train_here += chunk_seconds
                 record.train_seconds += chunk_seconds
                 record.wall_seconds = wall_before + time.perf_counter() - start
+                success, solved = results.add(metrics)
                 steps = float(np.asarray(metrics["env_steps"])[0])
-                for i in range(len(runs)):
-                    row = summary.metrics_row(metrics, i)
-                    writer.add({**labels[i], **row, "wall_seconds": record.wall_seconds})
-                success = np.asarray(metrics["eval_success"])
-                solved = record.note_solved(success, config.success_target, steps)
                 speed = (steps - steps_before) * len(runs) / max(train_here, 1e-9)
-                status = f"success {success.mean():.0%}  " + (
+                status = f"success {success:.0%}  " + (
                     f"{solved}/{len(runs)} solved  " if len(runs) > 1 else ""
                 )
                 progress.update(task, completed=int(steps), status=status + f"{speed:,.0f} steps/s")
@@ -281,14 +248,21 @@ def run_program(
             f"already complete are kept; continue with: python train.py --resume {out}"
         ) from None
     finally:
-        close_all(writer.close, store.close)
+        close_all(results.close, store.close)
 
     if interrupted:
         console.print(
             f"Stopped after chunk {record.chunks} of {config.num_evals}; checkpoint saved. "
             f"Continue with: python train.py --resume {out}"
         )
-    return write_outputs(out, program, record, state, device.mesh, interrupted)
+    policy = to_host({"agent": state.agent, "normalizer": state.normalizer})
+    outputs.save_checkpoint(out, policy)  # every process: orbax synchronises them, one writes
+    return results.finish(
+        interrupted=interrupted,
+        device=sharding.describe(jitted.mesh),
+        mesh=dict(zip(jitted.mesh.axis_names, jitted.mesh.devices.shape, strict=True)),
+        policy=str((out / "policy").absolute()),
+    )
 
 
 def progress_columns() -> tuple:
@@ -300,36 +274,6 @@ def progress_columns() -> tuple:
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
     )
-
-
-def write_outputs(
-    out: Path,
-    program: scan.Program,
-    record: HostRecord,
-    state: Any,
-    mesh: jax.sharding.Mesh,
-    interrupted: bool,
-) -> dict[str, Any]:
-    """What a finished (or stopped) program leaves: the policy checkpoint and, from the main
-    process, the learning curve, the results table, the sweep plot and summary.json. Returns
-    the summary."""
-    config = program.config
-    policy = to_host({"agent": state.agent, "normalizer": state.normalizer})
-    outputs.save_checkpoint(out, policy)  # every process: orbax synchronises them, one writes
-    result = summary.program_summary(program, record)
-    result.update(
-        interrupted=interrupted,
-        device=sharding.describe(mesh),
-        mesh=dict(zip(mesh.axis_names, mesh.devices.shape, strict=True)),
-        policy=str((out / "policy").absolute()),
-    )
-    if is_main_process():
-        summary.plot_curves(out / "learning_curve.png", program, record.rows)
-        swept = list(program.static) + list(program.float_sweep)
-        outputs.write_results_table(out, result["settings"], swept)
-        outputs.plot_sweep(out / "sweep.png", result["settings"], swept, config.success_target)
-        outputs.write_summary(out, result)
-    return result
 
 
 def close_all(*closers: Callable[[], None]) -> None:

@@ -24,7 +24,6 @@ from envs.validation import check_int
 from jaxik import config as config_lib
 from jaxik.config import TrainConfig
 from jaxik.device import hyperparams
-from jaxik.host import statistics
 
 ALIASES = {"lr": "learning_rate"}
 MAX_RUNS = 65_536  # runs vmapped in one program (seeds x float settings)
@@ -164,36 +163,3 @@ def check_sweep(base: TrainConfig, sweep: dict[str, Any]) -> dict[str, tuple]:
                 raise ValueError(f"sweep.{raw_name}: {error}") from None
         checked[name] = tuple(tuple(v) if isinstance(v, list) else v for v in values)
     return checked
-
-
-def setting_label(program: Program, run: TrainConfig) -> str:
-    """The swept values that tell this run's setting apart, e.g. "batch_size=128 lr=0.001"."""
-    values = {**program.static, **{name: getattr(run, name) for name in program.float_sweep}}
-    return " ".join(f"{name}={value}" for name, value in values.items())
-
-
-def aggregate(per_run: list[dict[str, Any]], target: float) -> dict[str, Any]:
-    """Final success and return over runs (statistics.summarize each), how many runs reached
-    ``target``, and the median environment steps at which they did."""
-    reached = [r["solved_at_env_steps"] for r in per_run if r["solved_at_env_steps"] is not None]
-    return {
-        "eval_success": statistics.summarize([r["eval_success"] for r in per_run]),
-        "eval_return": statistics.summarize([r["eval_return"] for r in per_run]),
-        "solved": len(reached),
-        "steps_to_target_median": float(sorted(reached)[len(reached) // 2]) if reached else None,
-        "success_target": target,
-    }
-
-
-def settings_table(program: Program, per_run: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per setting of ``program`` (its static values and float values), aggregated over
-    its seeds. ``per_run`` is in the order of ``program.runs``."""
-    rows: dict[str, dict[str, Any]] = {}
-    members: dict[str, list[dict[str, Any]]] = {}
-    for run, result in zip(program.runs, per_run, strict=True):
-        label = setting_label(program, run)
-        values = {**program.static, **{n: getattr(run, n) for n in program.float_sweep}}
-        rows.setdefault(label, {"setting": label, "values": values})
-        members.setdefault(label, []).append(result)
-    target = program.config.success_target
-    return [{**row, **aggregate(members[label], target)} for label, row in rows.items()]

@@ -1,6 +1,7 @@
-"""A program on the device: ``build`` traces a scan's program (one run, or its runs vmapped with
-their lockstep counters shared) for the device mesh, and ``DeviceProgram.compile`` compiles its
-pieces side by side, from and into the on-disk cache of compiled programs (jaxik.host.executables).
+"""A program's pieces: ``build`` traces a scan's program (one run, or its runs vmapped with their
+lockstep counters shared) for the device mesh as its jitted pieces (init, and the two halves of a
+chunk, train and eval); ``Pieces.compile`` compiles them side by side, from and into the on-disk
+cache of executables (jaxik.host.executables); ``chunk`` runs the two halves as one chunk.
 
 The host loop that runs the compiled chunks, logs and checkpoints is ``jaxik.host.run``.
 """
@@ -23,12 +24,12 @@ from jaxik.host import executables, scan, sharding
 
 
 @dataclasses.dataclass(frozen=True)
-class DeviceProgram:
+class Pieces:
     """A program's jitted pieces, placed on the device mesh, with the arguments they are
     compiled for: "init" (seeds, hp) -> TrainState (leading [runs] axis when batched), and the
     two halves of a chunk, "train" and "eval": state -> (state, metrics [runs])."""
 
-    pieces: dict[str, tuple[Any, tuple]]  # name -> (jitted function, example arguments)
+    functions: dict[str, tuple[Any, tuple]]  # name -> (jitted function, example arguments)
     like: Any  # the state's abstract tree, with shardings (for restoring checkpoints)
     mesh: Any
     config: dict[str, Any]  # the program's configuration (scan.Program.to_dict)
@@ -43,7 +44,7 @@ class DeviceProgram:
         compiled, missing = {}, {}
         use_cache = cache is not None and executables.enabled()
         for name in names:
-            function, args = self.pieces[name]
+            function, args = self.functions[name]
             entry = executables.key(self.config, name, args) if use_cache else None
             found = executables.load(cache, entry) if use_cache else None
             if found is not None:
@@ -54,7 +55,7 @@ class DeviceProgram:
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             futures = {}
             for name in missing:
-                function, args = self.pieces[name]
+                function, args = self.functions[name]
                 futures[name] = pool.submit(function.lower(*args).compile)
             for name, future in futures.items():
                 compiled[name] = future.result()
@@ -63,10 +64,10 @@ class DeviceProgram:
         return compiled
 
     def init_state(self, compiled: dict[str, Any]) -> Any:
-        return compiled["init"](*self.pieces["init"][1])
+        return compiled["init"](*self.functions["init"][1])
 
 
-def chunk_runner(compiled: dict[str, Any]) -> Callable[[Any], tuple[Any, dict[str, Any]]]:
+def chunk(compiled: dict[str, Any]) -> Callable[[Any], tuple[Any, dict[str, Any]]]:
     """One chunk on the device: the train half, then the eval half; their metrics merged."""
     train, evaluate = compiled["train"], compiled["eval"]
 
@@ -104,19 +105,19 @@ def vmap_runs(part: Callable) -> Callable:
     return run_all
 
 
-def build(program: scan.Program) -> DeviceProgram:
+def build(program: scan.Program) -> Pieces:
     """Traces ``program`` for all its runs. Several runs are vmapped (``vmap_runs``); a single
     run is compiled unbatched and its metrics get the runs axis here, so the host sees the same
     shapes either way."""
     config, runs = program.config, program.runs
-    pieces = trainer.make_trainer(config)
+    parts = trainer.make_trainer(config)
 
     def init_from_seed(seed, hp):
-        return pieces.init(jax.random.key(seed), hp)
+        return parts.init(jax.random.key(seed), hp)
 
     if program.batched:
         init_fn = jax.vmap(init_from_seed)
-        halves = {"train": vmap_runs(pieces.train_part), "eval": vmap_runs(pieces.eval_part)}
+        halves = {"train": vmap_runs(parts.train_part), "eval": vmap_runs(parts.eval_part)}
         seeds = np.asarray([r.seed for r in runs], np.int32)
         hp = hyperparams.stack(runs)
     else:
@@ -130,8 +131,8 @@ def build(program: scan.Program) -> DeviceProgram:
             return run_half
 
         halves = {
-            "train": with_runs_axis(pieces.train_part),
-            "eval": with_runs_axis(pieces.eval_part),
+            "train": with_runs_axis(parts.train_part),
+            "eval": with_runs_axis(parts.eval_part),
         }
         seeds, hp = np.asarray(config.seed, np.int32), hyperparams.from_config(config)
     mesh = sharding.make_mesh(len(runs) if program.batched else None, config.num_envs)
@@ -151,8 +152,8 @@ def build(program: scan.Program) -> DeviceProgram:
         for name, half in halves.items()
     }
     init = jax.jit(init_fn, in_shardings=(per_run, per_run), out_shardings=shardings)
-    return DeviceProgram(
-        pieces={
+    return Pieces(
+        functions={
             "train": (jitted["train"], (like,)),
             "eval": (jitted["eval"], (like,)),
             "init": (init, (seeds, hp)),
