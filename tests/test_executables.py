@@ -6,11 +6,13 @@ import dataclasses
 
 import jax
 import numpy as np
+import planar
 import pytest
 
+from jaxik import config
 from jaxik.host import executables, pieces, scan
 
-SMALL = {"env": "PlanarReach", "total_env_steps": 512, "eval_every": 256, "learning_starts": 128}
+SMALL = {**planar.SMALL, "total_env_steps": 512}
 NAMES = ("train", "eval", "init")
 
 
@@ -94,9 +96,34 @@ def test_the_key_follows_what_reaches_the_device():
         return executables.key(program(**overrides).to_dict(), "train", args)
 
     assert key() == key(seed=5, total_env_steps=4096, stop_on_success=True)
+    assert key() == key(gamma=0.9, learning_rate=3e-4)  # inputs of the program
     assert key() != key(batch_size=128)
-    assert key() != key(gamma=0.9)  # a float hyperparameter: safe to recompile
     assert key() != executables.key(program().to_dict(), "eval", args)
+    swept = program(seeds=2, **{"sweep.lr": [1e-3, 3e-4]})
+    assert executables.key(swept.to_dict(), "train", args) == key(seeds=2, tau=0.01)
+
+
+HYPERPARAMETERS_CHANGED = {
+    "her_future_prob": 0.5, "learning_rate": 3e-4, "weight_decay": 1e-3, "gamma": 0.9,
+    "tau": 0.01, "noise_std": 0.3, "ou_theta": 0.3, "target_noise": 0.1,
+    "target_noise_clip": 0.3, "init_alpha": 0.5,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("algo", "noise", "seeds"), [("ddpg", "ou", 1), ("td3", "gaussian", 2), ("sac", "gaussian", 1)]
+)
+def test_pieces_do_not_depend_on_hyperparameter_values(algo, noise, seeds):
+    """The key leaves out the float hyperparameters' values, so the programs built for other
+    values must be the same program: the same text, lowered, for every piece. (Both run layouts
+    trace the same trainer; one each per algorithm keeps the test short.)"""
+    assert set(HYPERPARAMETERS_CHANGED) == set(config.hyperparameter_names())
+    base = {"algo": algo, "exploration_noise": noise, "seeds": seeds}
+    one = pieces.build(program(**base)).functions
+    other = pieces.build(program(**base, **HYPERPARAMETERS_CHANGED, seed=3)).functions
+    for name, (function, args) in one.items():
+        other_function, other_args = other[name]
+        assert function.lower(*args).as_text() == other_function.lower(*other_args).as_text()
 
 
 def test_nothing_is_cached_while_jaxs_own_persistent_cache_is_on(tmp_path):

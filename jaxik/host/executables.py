@@ -5,8 +5,10 @@ JAX's persistent compilation cache skips XLA's compile, but still traces and low
 to find its key: about 6 s of a warm ``make train`` on 2 CPU cores. Here the key is computed
 before any tracing, from everything a compiled program depends on:
 
-- the program's configuration, less the settings that never reach the device (the seed, which is
-  an input, and how long to run, when to checkpoint and stop);
+- the program's configuration, less what the compiled program takes as input or never sees: the
+  seeds and the float hyperparameters (arrays in its arguments, so a scan over learning rates
+  run again with other values loads the same pieces) and the host settings (how long to run,
+  when to checkpoint and stop);
 - the piece's name and the shapes, dtypes and shardings of its arguments;
 - the source of jaxik and envs (and the MJCF), the versions of jax, jaxlib, MuJoCo, Brax, Flax,
   Optax, NumPy and Python, the backend, its devices and ``XLA_FLAGS``.
@@ -40,8 +42,12 @@ from jaxik import config
 
 FORMAT = "jaxik-executable-1"
 PACKAGES = ("jax", "jaxlib", "mujoco", "mujoco-mjx", "brax", "flax", "optax", "numpy")
-HOST_ONLY = config.host_only_names()
-"""Settings that never reach a compiled program (marked ``host_setting`` in jaxik.config)."""
+NOT_IN_KEY = (*config.host_only_names(), *config.hyperparameter_names(), "seeds", "sweep")
+"""What a compiled piece does not depend on: the host settings (marked ``host_setting`` in
+jaxik.config) never reach it; the seeds and the float hyperparameters (marked
+``hyperparameter``), swept or not, are arrays among its arguments, whose shapes (the number of
+runs) are part of the key. tests/test_executables.py checks that the lowered pieces are the same
+text for other values of every one of them."""
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -88,7 +94,7 @@ def key(config: dict[str, Any], piece: str, args: Any) -> str:
     backend = jax.devices()[0].client
     identity = {
         "format": FORMAT,
-        "config": {k: v for k, v in config.items() if k not in HOST_ONLY},
+        "config": {k: v for k, v in config.items() if k not in NOT_IN_KEY},
         "piece": piece,
         "args": _describe(args),
         "source": _source_digest(),
