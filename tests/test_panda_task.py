@@ -11,6 +11,13 @@ import envs
 from envs.panda_reach import PandaReachConfig
 
 
+def first_state(env):
+    """A jitted reset's state: committed arrays, as a jitted step returns them. From an eager
+    reset some are uncommitted, and the jitted step would compile a second time for the states
+    it returns itself."""
+    return jax.jit(env.reset)(jax.random.key(0))
+
+
 def test_goals_fill_the_box_and_stay_in_it(panda_ee):
     goals = np.asarray(
         panda_ee.reset_batch(jax.random.split(jax.random.key(0), 4096)).obs["desired_goal"]
@@ -75,7 +82,7 @@ def test_termination_on_success(panda_joints):
 def test_no_termination_when_off():
     env = envs.make("PandaReachJoints", terminate_on_success=False)
     compiled = jax.jit(env.step)
-    state = env.reset(jax.random.key(0))
+    state = first_state(env)
     state = state.replace(info=dict(state.info, goal=state.obs["achieved_goal"]))
     for step in range(1, 51):
         state = compiled(state, jnp.zeros(7))
@@ -99,7 +106,7 @@ def test_nonfinite_physics_ends_the_episode_and_resets(panda_joints):
 def test_auto_reset_draws_a_new_goal_and_keeps_the_final_observation(panda_joints):
     env = envs.AutoResetWrapper(panda_joints.env)
     step = jax.jit(env.step)
-    state = env.reset(jax.random.key(0))
+    state = first_state(env)
     old_goal = state.info["goal"]
     state = state.replace(info=dict(state.info, goal=state.obs["achieved_goal"]))
     ended = step(state, jnp.zeros(7))  # succeeds, so the episode ends and resets
@@ -174,7 +181,7 @@ def test_config_is_frozen_and_documented():
 def test_contacts_option_stops_the_arm_at_the_table(contacts):
     env = envs.make("PandaReachJoints", contacts=contacts, joint_limits=contacts)
     step = jax.jit(env.step)
-    state = env.reset(jax.random.key(0))
+    state = first_state(env)
     for _ in range(40):  # tilt the shoulder forward: the hand goes down into the table
         state = step(state, jnp.asarray([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]))
     ee_height = float(state.obs["achieved_goal"][2])
