@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
-from jaxik.host import recorder, run, scan
+from jaxik.host import executables, recorder, run, scan
 from jaxik.host.checkpoint import CheckpointError
 from jaxik.host.outputs import OutputError
 
@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             run.check_resumable(scan.load(source), plan)
     except (ValueError, OSError) as error:
         print(f"{source}: {error}", file=sys.stderr)
+        return 2
+    try:
+        executables.limit_bytes()  # the cache's size cap, from the environment
+    except ValueError as error:
+        print(error, file=sys.stderr)
         return 2
     given = [args.coordinator, args.num_processes, args.process_id]
     if any(v is not None for v in given) and not args.distributed:

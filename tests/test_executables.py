@@ -3,6 +3,10 @@ every piece without lowering any, runs them to the same numbers, and a damaged o
 is ignored and replaced."""
 
 import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -134,3 +138,98 @@ def test_nothing_is_cached_while_jaxs_own_persistent_cache_is_on(tmp_path):
         assert not executables.enabled()
     finally:
         jax.config.update("jax_compilation_cache_dir", None)
+
+
+def test_the_key_names_the_processor(monkeypatch):
+    """An executable compiled for one CPU can crash another: the key holds the CPU's model and
+    instruction-set features (here, Linux's /proc/cpuinfo)."""
+    jitted = pieces.build(program())
+    _, args = jitted.functions["eval"]
+    here = executables.key(jitted.config, "eval", args)
+    processor = executables._processor()
+    if os.path.exists("/proc/cpuinfo"):
+        assert processor.get("model name") or processor.get("CPU part")
+        assert processor.get("flags") or processor.get("Features")
+    without = {**processor, "flags": "sse2"}
+    monkeypatch.setattr(executables, "_processor", lambda: without)
+    assert executables.key(jitted.config, "eval", args) != here
+
+
+def entries(directory):
+    return sorted(path.name for path in directory.glob("*.bin"))
+
+
+def test_the_cache_keeps_the_entries_used_last_within_its_cap(tmp_path, filled):
+    cache, _ = filled
+    for age, path in enumerate(sorted(cache.glob("*.bin"))):
+        copy = tmp_path / path.name
+        copy.write_bytes(path.read_bytes())
+        os.utime(copy, (1e9 + age, 1e9 + age))  # the last in name order is the newest
+    names = entries(tmp_path)
+    sizes = {name: (tmp_path / name).stat().st_size for name in names}
+    oldest = names[0]
+    assert executables.load(tmp_path, oldest[:-4]) is not None  # a load is a use
+    assert executables.prune(tmp_path, sum(sizes.values())) == []
+    deleted = executables.prune(tmp_path, sizes[oldest] + sizes[names[-1]])
+    assert [path.name for path in deleted] == names[1:-1]
+    assert entries(tmp_path) == sorted([oldest, names[-1]])
+    assert executables.prune(tmp_path, 0) and entries(tmp_path) == []
+
+
+def test_a_store_keeps_the_cache_under_its_cap(tmp_path, filled, monkeypatch):
+    cache, _ = filled
+    name = entries(cache)[0][:-4]
+    compiled = executables.load(cache, name)
+    monkeypatch.setenv(executables.LIMIT_VARIABLE, "0")
+    executables.store(tmp_path / "capped", name, compiled)
+    assert entries(tmp_path / "capped") == []
+    monkeypatch.setenv(executables.LIMIT_VARIABLE, "1")  # 1 MB: room for this entry
+    executables.store(tmp_path / "capped", name, compiled)
+    assert entries(tmp_path / "capped") == [name + ".bin"]
+    assert (tmp_path / "capped").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("value", ["lots", "-1", "1.5"])
+def test_a_bad_cap_is_an_error_naming_it(monkeypatch, value):
+    monkeypatch.setenv(executables.LIMIT_VARIABLE, value)
+    with pytest.raises(ValueError, match=f"JAXIK_CACHE_LIMIT_MB='{value}'.*megabytes >= 0"):
+        executables.limit_bytes()
+
+
+@pytest.mark.parametrize("unsafe", ["writable by others", "another user's"])
+def test_a_cache_others_could_write_is_refused(tmp_path, filled, monkeypatch, capsys, unsafe):
+    """Its entries would be unpickled native code: nothing is loaded from it or stored in it,
+    the run compiles instead, and the message says why and what to do."""
+    cache, _ = filled
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for path in cache.glob("*.bin"):
+        (shared / path.name).write_bytes(path.read_bytes())
+    if unsafe == "writable by others":
+        shared.chmod(0o777)
+        expected = "lets other users write into it (run: chmod go-w"
+    else:
+        monkeypatch.setattr(os, "getuid", lambda: shared.stat().st_uid + 1)
+        expected = "not to this user"
+    before = {path.name: path.stat().st_mtime_ns for path in shared.iterdir()}
+
+    def no_loading(directory, entry):
+        raise AssertionError("loaded from a cache others could write")
+
+    monkeypatch.setattr(executables, "load", no_loading)
+    assert not executables.private(shared)
+    assert expected in capsys.readouterr().err
+    compiled = pieces.build(program()).compile(("eval",), shared)
+    assert set(compiled) == {"eval"}
+    assert {path.name: path.stat().st_mtime_ns for path in shared.iterdir()} == before
+
+
+def test_train_py_names_a_bad_cap_before_compiling(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "train.py", "env=PlanarReach", "--out", str(tmp_path / "run")],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120,
+        env={**os.environ, executables.LIMIT_VARIABLE: "2GB"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "JAXIK_CACHE_LIMIT_MB='2GB'" in result.stderr and "megabytes" in result.stderr
+    assert not (tmp_path / "run").exists()

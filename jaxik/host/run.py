@@ -131,6 +131,7 @@ def run_scan(
     out = Path(out)
     programs = plan.programs
     programs_cache = executables.cache_dir() if cache else None
+    executables.limit_bytes()  # a bad $JAXIK_CACHE_LIMIT_MB is an error before anything compiles
     if is_main_process():
         outputs.check_writable(out)
         if len(programs) > 1:
