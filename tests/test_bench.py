@@ -3,10 +3,12 @@ themselves are measured by running it, not asserted here)."""
 
 import json
 
+import jax
 import pytest
 
 from jaxik import config
 from jaxik.bench import __main__ as bench
+from jaxik.bench import seeds as seeds_bench
 from jaxik.bench import throughput, vs_pandagym
 
 
@@ -49,6 +51,41 @@ def test_a_subcommand_writes_json_png_and_its_markdown_section(tmp_path):
     assert section.startswith("## Compile time") and section in text
 
 
+def test_the_gpu_command_rehearses_every_part_and_skips_a_size_that_does_not_fit(
+    tmp_path, monkeypatch
+):
+    """``gpu --rehearse`` runs every part of the GPU measurement at tiny sizes; one size that
+    runs out of memory (here the 2-seed program, made to) is named as skipped, and the other
+    parts and sizes still land in the JSON, the PNGs and the section."""
+    measure = seeds_bench.measure
+
+    def two_seeds_do_not_fit(config_path, count, overrides):
+        if count == 2:
+            raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate")
+        return measure(config_path, count, overrides)
+
+    monkeypatch.setattr(seeds_bench, "measure", two_seeds_do_not_fit)
+    markdown = tmp_path / "BENCHMARKS.md"
+    markdown.write_text("# Benchmarks\n\nkept\n")
+    bench.main(["gpu", "--rehearse", "--out", str(tmp_path), "--update-docs",
+                "--docs-file", str(markdown)])  # fmt: skip
+    record = json.loads((tmp_path / "gpu.json").read_text())
+    parts = record["parts"]
+    assert [r["num_envs"] for r in parts["env"]["results"]] == [1, 8]
+    assert [r["num_envs"] for r in parts["train"]["results"]] == [16]
+    assert parts["train"]["results"][0]["updates"] > 0
+    assert [r["cache"] for r in parts["time-to-target"]["results"]] == ["cold", "warm"]
+    assert [r["seeds"] for r in parts["seeds"]["results"]] == [1]
+    assert parts["seeds"]["skipped"] == [{"size": "seeds 2", "skipped": "does not fit in memory"}]
+    assert all(not parts[name]["skipped"] for name in ("env", "train", "time-to-target"))
+    assert record["device"]["jax"] == jax.__version__
+    for name in parts:
+        assert (tmp_path / f"gpu-{name}.png").stat().st_size > 5_000
+    text = markdown.read_text()
+    assert "kept" in text and "- seeds 2: skipped, does not fit in memory" in text
+    assert (tmp_path / "gpu.md").read_text() in text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -57,6 +94,7 @@ def test_a_subcommand_writes_json_png_and_its_markdown_section(tmp_path):
         (["seeds", "--seeds", "x"], "--seeds: 'x' is not a positive integer"),
         (["seeds", "gamma=2"], "gamma=2 must be a finite number in [0.0, 1.0)"),
         (["compile", "--algos", "ppo"], "--algos='ppo' is not allowed"),
+        (["gpu", "--rehearse", "tau=-1"], "tau=-1 must be a finite number"),
     ],
 )
 def test_bad_input_stops_before_compiling(args, message):

@@ -10,6 +10,7 @@ python -m jaxik.bench seeds [--seeds 1 8 64] [key=value ...]
 python -m jaxik.bench compile [--algos ddpg td3 sac] [key=value ...]
 python -m jaxik.bench time-to-target [key=value ...]
 python -m jaxik.bench ik [--policy RUN_DIR] [--run 0] [--goals 1000]
+python -m jaxik.bench gpu [--rehearse] [key=value ...]
 
 key=value settings apply over --config (default configs/default.yaml). ``env --vs-pandagym`` and
 ``time-to-target --vs-pandagym`` also run the panda-gym + Stable-Baselines3 equivalent in the same
@@ -92,6 +93,12 @@ def main(argv: list[str] | None = None) -> None:
     ik_parser.add_argument("--goals", default="1000", help="held-out goals per arm")
     ik_parser.add_argument("--batch", default="4096", help="goals in the batched timing")
     ik_parser.add_argument("--arms", nargs="+", default=["panda", "planar"])
+    gpu_parser = add("gpu", "everything the GPU section needs, in one command (jaxik.bench.gpu)")
+    gpu_parser.add_argument(
+        "--rehearse", action="store_true",
+        help="the same code at tiny sizes on PlanarReach (seconds on a CPU)",
+    )  # fmt: skip
+    gpu_parser.add_argument("overrides", nargs="*", help="key=value settings over both configs")
     sub.choices["train"].add_argument("--envs", nargs="+", default=["16", "64", "256", "1024"])
     sub.choices["train"].add_argument("--batch-sizes", nargs="+", default=["256", "1024"])
     sub.choices["seeds"].add_argument("--seeds", nargs="+", default=["1", "8", "64"])
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         "compile": bench_compile,
         "time-to-target": bench_time_to_target,
         "ik": bench_ik,
+        "gpu": bench_gpu,
     }[args.command](args, command.strip())
 
 
@@ -328,6 +336,25 @@ def bench_ik(args: argparse.Namespace, command: str) -> None:
     results = ik_bench.measure(policy, count, show, args.arms, batch)
     title = f"Learned policy against classical IK, {count:,} held-out goals"
     report(args, "ik", title, command, ik_bench.table(results), results, ik_bench.plot)
+
+
+def bench_gpu(args: argparse.Namespace, command: str) -> None:
+    from jaxik.bench import gpu
+
+    plan = gpu.REHEARSAL if args.rehearse else gpu.FULL
+    plan = dataclasses.replace(plan, overrides=(*plan.overrides, *args.overrides))
+    print(f"machine: {machine.describe()}", flush=True)
+    try:
+        parts = gpu.run(plan, args.out, log=lambda line: print(line, flush=True))
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"gpu: {error}") from None
+    section = gpu.write(parts, args.out, command, record)
+    print(section)
+    written = f"wrote {args.out / 'gpu'}.json, .md and the PNGs"
+    if args.update_docs:
+        machine.write_section(args.docs_file, "gpu", section)
+        written += f", and the GPU section of {args.docs_file}"
+    print(written)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,174 @@
+"""Everything the GPU section of BENCHMARKS.md needs, in one command that runs the other
+benchmarks' measurements one after another:
+
+- env: control steps/s of every Panda task inside one ``lax.scan``, from 1 to 65,536
+  environments, compile time apart (jaxik.bench.env);
+- train: environment steps/s and gradient updates/s of ``configs/gpu.yaml`` at 2,048, 8,192 and
+  16,384 environments (jaxik.bench.throughput);
+- time-to-target: ``train.py --config configs/gpu.yaml`` to the success target, the whole
+  process, with a cold and then a warm cache of compiled programs (jaxik.bench.time_to_target);
+- seeds: 1, 64 and 1,024 seeds of ``configs/default.yaml`` (16 environments each) in one program
+  to the success target: wall time and cost per seed (jaxik.bench.seeds).
+
+A size that does not fit in the device's memory is skipped and named as such; any other failure
+of one size or part is recorded with its error and the others still run. ``--rehearse`` runs the
+same code at tiny sizes on PlanarReach (seconds on a CPU): the default suite runs it, so the
+command works the day a GPU is lent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from jaxik.bench import machine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What to measure: the sizes of each part and the settings it trains with."""
+
+    env_names: tuple[str, ...]
+    env_sizes: tuple[int, ...]
+    train_config: Path
+    train_sizes: tuple[int, ...]
+    seeds_config: Path
+    seed_counts: tuple[int, ...]
+    overrides: tuple[str, ...] = ()  # key=value over both configs
+
+
+FULL = Plan(
+    env_names=("PandaReach", "PandaReachJoints"),
+    env_sizes=(1, 64, 1024, 4096, 16384, 65536),
+    train_config=ROOT / "configs" / "gpu.yaml",
+    train_sizes=(2048, 8192, 16384),
+    seeds_config=ROOT / "configs" / "default.yaml",
+    seed_counts=(1, 64, 1024),
+)
+REHEARSAL = Plan(
+    env_names=("PlanarReach",),
+    env_sizes=(1, 8),
+    train_config=ROOT / "configs" / "gpu.yaml",
+    train_sizes=(16,),
+    seeds_config=ROOT / "configs" / "default.yaml",
+    seed_counts=(1, 2),
+    overrides=(
+        "env=PlanarReach", "num_envs=16", "total_env_steps=1024", "eval_every=512",
+        "learning_starts=128", "batch_size=64", "buffer_size=4096", "hidden_sizes=[32,32]",
+        "num_eval_envs=10", "updates_per_iteration=2",
+    ),
+)  # fmt: skip
+
+
+def out_of_memory(error: BaseException) -> bool:
+    text = f"{type(error).__name__}: {error}"
+    return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text or "out of memory" in text
+
+
+def attempt(label: str, measure: Callable[[], Any], log: Callable[[str], None]):
+    """``measure()``, or a record of why it gave nothing (out of memory, or another error)."""
+    try:
+        return measure(), None
+    except (Exception, SystemExit) as error:
+        reason = "does not fit in memory" if out_of_memory(error) else repr(error)[:500]
+        log(f"{label}: skipped, {reason}")
+        if not out_of_memory(error):
+            log(traceback.format_exc(limit=3))
+        return None, {"size": label, "skipped": reason}
+
+
+def device() -> dict[str, str]:
+    """The device the numbers come from: its name, the backend's version string (on a GPU, the
+    CUDA runtime and driver) and jax's version."""
+    first = jax.devices()[0]
+    return {
+        "name": machine.describe(),
+        "kind": str(getattr(first, "device_kind", "")),
+        "platform_version": str(first.client.platform_version),
+        "jax": jax.__version__,
+        "devices": str(len(jax.devices())),
+    }
+
+
+def run(plan: Plan, out: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measures every part of ``plan``; writes nothing. Returns, per part, its results (the
+    other benchmarks' records), what was skipped and why, and its markdown table."""
+    from jaxik import config as config_lib
+    from jaxik.bench import env as env_bench
+    from jaxik.bench import seeds as seeds_bench
+    from jaxik.bench import throughput, time_to_target
+
+    overrides = list(plan.overrides)
+    train_cfg = config_lib.load(plan.train_config, overrides)  # bad settings fail here, first
+    config_lib.load(plan.seeds_config, overrides)
+    parts: dict[str, dict[str, Any]] = {}
+
+    def part(name: str, sizes, measure_one, table, plot_fn) -> None:
+        results, skipped = [], []
+        for size in sizes:
+            result, why = attempt(f"{name} {size}", lambda s=size: measure_one(s), log)
+            if result is None:
+                skipped.append(why)
+            else:
+                results.extend(result if isinstance(result, list) else [result])
+                log(f"{name} {size}: done")
+        parts[name] = {"results": results, "skipped": skipped,
+                       "table": table(results) if results else "", "plot": plot_fn}  # fmt: skip
+
+    env_sizes = [(name, n) for name in plan.env_names for n in plan.env_sizes]
+    part("env", env_sizes, lambda s: env_bench.measure(s[0], s[1], "scan"), env_bench.table,
+         env_bench.plot)  # fmt: skip
+    part("train", plan.train_sizes,
+         lambda n: throughput.measure(train_cfg, n, train_cfg.batch_size), throughput.table,
+         throughput.plot)  # fmt: skip
+    part("time-to-target", ["gpu config"],
+         lambda _: time_to_target.measure(plan.train_config, out, overrides),
+         time_to_target.table, time_to_target.plot)  # fmt: skip
+    part("seeds", plan.seed_counts,
+         lambda n: seeds_bench.measure(plan.seeds_config, n, overrides), seeds_bench.table,
+         seeds_bench.plot)  # fmt: skip
+    return parts
+
+
+TITLES = {
+    "env": "Environment steps/s inside one lax.scan",
+    "train": "Training throughput, configs/gpu.yaml",
+    "time-to-target": "Time to the success target, configs/gpu.yaml, whole process",
+    "seeds": "Seeds in one program to the success target, configs/default.yaml",
+}
+
+
+def write(parts: dict[str, Any], out: Path, command: str, record: Callable[[Any], dict]) -> str:
+    """gpu.json, one PNG per part that has results, and gpu.md (the section); returns the
+    section. ``record`` turns one result into its JSON record."""
+    out.mkdir(parents=True, exist_ok=True)
+    about = device()
+    payload = {"machine": about["name"], "device": about, "command": command, "parts": {}}
+    lines = [f"## GPU benchmarks: {about['name']}", "", f"Command: `{command}`", "",
+             f"Device: {about['kind']}; backend {about['platform_version']}; "
+             f"jax {about['jax']}; {about['devices']} device(s).", ""]  # fmt: skip
+    for name, found in parts.items():
+        payload["parts"][name] = {
+            "results": [record(r) for r in found["results"]],
+            "skipped": found["skipped"],
+        }
+        lines += [f"### {TITLES[name]}", ""]
+        if found["results"]:
+            found["plot"](out / f"gpu-{name}.png", found["results"])
+            lines += [found["table"], "", f"![{name}](gpu-{name}.png)", ""]
+        for skip in found["skipped"]:
+            lines += [f"- {skip['size']}: skipped, {skip['skipped']}"]
+        if found["skipped"]:
+            lines.append("")
+    (out / "gpu.json").write_text(json.dumps(payload, indent=2) + "\n")
+    section = "\n".join(lines).rstrip() + "\n"
+    (out / "gpu.md").write_text(section)
+    return section
