@@ -173,6 +173,27 @@ def restore(
     return state, record
 
 
+def begin(
+    program: scan.Program,
+    out: Path,
+    console: Console,
+    resume: bool,
+    programs_cache: Path | None,
+) -> tuple[pieces.Pieces, Callable, Any, HostRecord]:
+    """``program``'s pieces compiled (or loaded from ``programs_cache``), its chunk, and its
+    first state with the host's record: restored from the newest checkpoint in ``out`` when
+    resuming and there is one, else initialised."""
+    jitted = pieces.build(program)
+    restored = restore(program, out, jitted.like, console) if resume else None
+    names = ("train", "eval") if restored else ("train", "eval", "init")
+    compiled = jitted.compile(names, programs_cache)
+    if restored is None:
+        record = HostRecord(config=program.to_dict(), solved_at=[None] * len(program.runs))
+        return jitted, pieces.chunk(compiled), jitted.init_state(compiled), record
+    state, record = restored
+    return jitted, pieces.chunk(compiled), state, record
+
+
 def run_program(
     program: scan.Program,
     out: Path,
@@ -185,16 +206,7 @@ def run_program(
     come from and go to ``programs_cache`` (jaxik.host.executables) when given."""
     start = time.perf_counter()
     config, runs = program.config, program.runs
-    jitted = pieces.build(program)
-    restored = restore(program, out, jitted.like, console) if resume else None
-    names = ("train", "eval") if restored else ("train", "eval", "init")
-    compiled = jitted.compile(names, programs_cache)
-    chunk = pieces.chunk(compiled)
-    if restored is None:
-        record = HostRecord(config=program.to_dict(), solved_at=[None] * len(runs))
-        state = jitted.init_state(compiled)
-    else:
-        state, record = restored
+    jitted, chunk, state, record = begin(program, out, console, resume, programs_cache)
     store = checkpoint.Checkpoints(out)  # nothing is written before the restore succeeded
     compile_here = time.perf_counter() - start
     record.compile_seconds += compile_here
