@@ -86,8 +86,8 @@ def attempt(label: str, measure: Callable[[], Any], log: Callable[[str], None]):
 
 
 def device() -> dict[str, str]:
-    """The device the numbers come from: its name, the backend's version string (on a GPU, the
-    CUDA runtime and driver) and jax's version."""
+    """The device the numbers come from: its name, the backend's version string (on a GPU it
+    names the CUDA version the backend reports) and jax's version."""
     first = jax.devices()[0]
     return {
         "name": machine.describe(),
@@ -123,13 +123,17 @@ def run(plan: Plan, out: Path, log: Callable[[str], None] = print) -> dict[str, 
         parts[name] = {"results": results, "skipped": skipped,
                        "table": table(results) if results else "", "plot": plot_fn}  # fmt: skip
 
-    env_sizes = [(name, n) for name in plan.env_names for n in plan.env_sizes]
-    part("env", env_sizes, lambda s: env_bench.measure(s[0], s[1], "scan"), env_bench.table,
-         env_bench.plot)  # fmt: skip
+    env_sizes = [f"{name} x{n}" for name in plan.env_names for n in plan.env_sizes]
+
+    def env_size(label: str):
+        name, count = label.rsplit(" x", 1)
+        return env_bench.measure(name, int(count), "scan")
+
+    part("env", env_sizes, env_size, env_bench.table, env_bench.plot)
     part("train", plan.train_sizes,
          lambda n: throughput.measure(train_cfg, n, train_cfg.batch_size), throughput.table,
          throughput.plot)  # fmt: skip
-    part("time-to-target", ["gpu config"],
+    part("time-to-target", [plan.train_config.name],
          lambda _: time_to_target.measure(plan.train_config, out, overrides),
          time_to_target.table, time_to_target.plot)  # fmt: skip
     part("seeds", plan.seed_counts,
