@@ -36,8 +36,8 @@ def test_a_subcommand_writes_json_png_and_its_markdown_section(tmp_path):
     programs = [r["program"] for r in record["results"]]
     assert programs == [
         "evaluation", "HER sample", "one update", "learn (4 updates + samples)", "init",
-        "train half of a chunk (a program)", "eval half of a chunk (a program)",
-        "chunk as one program", "train half, 8 seeds vmapped",
+        "iterations piece (a program)", "evaluation piece (a program)",
+        "chunk as one program", "iterations piece, 8 seeds vmapped",
     ]  # fmt: skip
     for r in record["results"]:
         assert r["total_seconds"] == pytest.approx(

@@ -17,7 +17,7 @@ from jaxik import config
 from jaxik.host import executables, pieces, scan
 
 SMALL = {**planar.SMALL, "total_env_steps": 512}
-NAMES = ("train", "eval", "init")
+NAMES = ("iterations", "evaluation", "init")
 
 
 class NotLowered:
@@ -94,17 +94,17 @@ def test_an_entry_under_another_key_is_not_loaded(tmp_path, filled):
 
 def test_the_key_follows_what_reaches_the_device():
     jitted = pieces.build(program())
-    _, args = jitted.functions["train"]
+    _, args = jitted.functions["iterations"]
 
     def key(**overrides):
-        return executables.key(program(**overrides).to_dict(), "train", args)
+        return executables.key(program(**overrides).to_dict(), "iterations", args)
 
     assert key() == key(seed=5, total_env_steps=4096, stop_on_success=True)
     assert key() == key(gamma=0.9, learning_rate=3e-4)  # inputs of the program
     assert key() != key(batch_size=128)
-    assert key() != executables.key(program().to_dict(), "eval", args)
+    assert key() != executables.key(program().to_dict(), "evaluation", args)
     swept = program(seeds=2, **{"sweep.lr": [1e-3, 3e-4]})
-    assert executables.key(swept.to_dict(), "train", args) == key(seeds=2, tau=0.01)
+    assert executables.key(swept.to_dict(), "iterations", args) == key(seeds=2, tau=0.01)
 
 
 HYPERPARAMETERS_CHANGED = {
@@ -144,15 +144,15 @@ def test_the_key_names_the_processor(monkeypatch):
     """An executable compiled for one CPU can crash another: the key holds the CPU's model and
     instruction-set features (here, Linux's /proc/cpuinfo)."""
     jitted = pieces.build(program())
-    _, args = jitted.functions["eval"]
-    here = executables.key(jitted.config, "eval", args)
+    _, args = jitted.functions["evaluation"]
+    here = executables.key(jitted.config, "evaluation", args)
     processor = executables._processor()
     if os.path.exists("/proc/cpuinfo"):
         assert processor.get("model name") or processor.get("CPU part")
         assert processor.get("flags") or processor.get("Features")
     without = {**processor, "flags": "sse2"}
     monkeypatch.setattr(executables, "_processor", lambda: without)
-    assert executables.key(jitted.config, "eval", args) != here
+    assert executables.key(jitted.config, "evaluation", args) != here
 
 
 def entries(directory):
@@ -178,7 +178,9 @@ def test_the_cache_keeps_the_entries_used_last_within_its_cap(tmp_path, filled):
 
 def test_a_store_keeps_the_cache_under_its_cap(tmp_path, filled, monkeypatch):
     cache, _ = filled
-    name = entries(cache)[0][:-4]
+    smallest = min(cache.glob("*.bin"), key=lambda path: path.stat().st_size)
+    assert smallest.stat().st_size < 2**20
+    name = smallest.name[:-4]
     compiled = executables.load(cache, name)
     monkeypatch.setenv(executables.LIMIT_VARIABLE, "0")
     executables.store(tmp_path / "capped", name, compiled)
@@ -219,8 +221,8 @@ def test_a_cache_others_could_write_is_refused(tmp_path, filled, monkeypatch, ca
     monkeypatch.setattr(executables, "load", no_loading)
     assert not executables.private(shared)
     assert expected in capsys.readouterr().err
-    compiled = pieces.build(program()).compile(("eval",), shared)
-    assert set(compiled) == {"eval"}
+    compiled = pieces.build(program()).compile(("evaluation",), shared)
+    assert set(compiled) == {"evaluation"}
     assert {path.name: path.stat().st_mtime_ns for path in shared.iterdir()} == before
 
 

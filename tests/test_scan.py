@@ -136,7 +136,7 @@ def test_conds_stay_conds_in_a_vmapped_program():
     become selects that run both branches."""
     plan = scan.load(None, {**SMALL, "algo": "td3", "seeds": 4})
     jitted = pieces.build(plan.programs[0])
-    function, args = jitted.functions["train"]
+    function, args = jitted.functions["iterations"]
     text = function.lower(*args).as_text()
     assert text.count("stablehlo.case") >= 2
 

@@ -5,7 +5,7 @@ Pieces (at the configuration's shapes): the batched training env step under ee a
 the IK alone, one evaluation, one HER sample, one gradient update, an iteration's updates
 (``learn``), then the programs a run compiles (jaxik.host.pieces): ``init`` and the two
 halves of a chunk, ``train`` and ``eval`` (compiled side by side), the chunk as one program for
-comparison, and the train half of 8 seeds (``pieces.vmap_runs``). The pieces overlap (a
+comparison, and the iterations piece of 8 seeds (``pieces.vmap_runs``). The pieces overlap (a
 chunk holds them all), so their times do not add up; each says what that piece would cost if it were
 the only one.
 """
@@ -105,12 +105,12 @@ def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileT
         ("one update", one_update, (state, batch, key)),
         (f"learn ({cfg.updates_per_iteration} updates + samples)", stages.learn, (state, key)),
         ("init", parts.init, (key,)),
-        ("train half of a chunk (a program)", parts.train_part, (state,)),
-        ("eval half of a chunk (a program)", parts.eval_part, (state,)),
+        ("iterations piece (a program)", parts.iterations, (state,)),
+        ("evaluation piece (a program)", parts.evaluation, (state,)),
         ("chunk as one program", parts.chunk, (state,)),
         (
-            f"train half, {SEEDS} seeds vmapped",
-            pieces.vmap_runs(parts.train_part),
+            f"iterations piece, {SEEDS} seeds vmapped",
+            pieces.vmap_runs(parts.iterations),
             (states,),
         ),
     ):

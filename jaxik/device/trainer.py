@@ -4,8 +4,8 @@
 ``jax.jit`` and ``jax.vmap`` (over keys, and over stacked ``Hyperparams``) accept whole. The float
 hyperparameters are leaves of the state (``state.hp``), so one compiled program serves any of
 their values. ``make_trainer`` exposes its pieces, ``init`` and ``chunk``, for a host loop that
-logs and saves between chunks: a chunk is ``iterations_per_eval`` iterations (``train_part``)
-followed by one evaluation (``eval_part``), and every chunk is the same compiled program
+logs and saves between chunks: a chunk is ``iterations_per_eval`` iterations (``iterations``)
+followed by one evaluation (``evaluation``), and every chunk is the same compiled program
 (jaxik.host.run compiles the two parts as two programs, at the same time).
 
 An iteration: every training environment takes one step (uniform random actions for the first
@@ -26,7 +26,8 @@ from flax import struct
 
 import envs
 from jaxik.config import TrainConfig
-from jaxik.device import agents, evaluation, her
+from jaxik.device import agents, her
+from jaxik.device import evaluation as evaluation_lib
 from jaxik.device import hyperparams as hyperparams_lib
 from jaxik.device import normalizer as normalizer_lib
 from jaxik.device.agents.common import Update
@@ -69,11 +70,11 @@ class Trainer:
     training state."""
 
     init: Callable[..., TrainState]  # (key, hp=None): hp defaults to the config's values
-    train_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # a chunk's
+    iterations: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # a chunk's
     # iterations; metrics are scalars
-    eval_part: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # its evaluation
-    chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # = train_part
-    # then eval_part; pieces.build compiles the two as separate programs, side by side
+    evaluation: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # its evaluation
+    chunk: Callable[[TrainState], tuple[TrainState, dict[str, jax.Array]]]  # = iterations
+    # then evaluation; pieces.build compiles the two as separate programs, side by side
     train: Callable[..., tuple[TrainState, dict[str, jax.Array]]]  # (key, hp=None): the run
 
 
@@ -146,7 +147,7 @@ def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[
         agent_state, normalizer = params
         return greedy_action(config, agent, agent_state, normalizer, obs)
 
-    evaluate_policy = evaluation.make_evaluate(env, config.num_eval_envs, greedy_policy)
+    evaluate_policy = evaluation_lib.make_evaluate(env, config.num_eval_envs, greedy_policy)
 
     def transitions(obs: dict, action: jax.Array, stepped: State) -> her.Transitions:
         """What the buffer keeps of a step from ``obs`` with ``action`` to ``stepped`` (the
@@ -267,7 +268,7 @@ def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[
     def iterate(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         return jax.lax.scan(iteration, state, None, length=config.iterations_per_eval)
 
-    def train_part(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    def iterations(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         """A chunk's iterations and their metrics (scalars)."""
         state, per_iteration = iterate(state)
         episodes = per_iteration.pop("episodes").sum()
@@ -279,14 +280,14 @@ def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[
             **jax.tree.map(jnp.nanmean, per_iteration),
         }
 
-    def eval_part(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    def evaluation(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         """A chunk's evaluation of the policy (scalars); the state only draws a new key."""
         key, eval_key = jax.random.split(state.key)
         return state.replace(key=key), evaluate_policy((state.agent, state.normalizer), eval_key)
 
     def chunk(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        state, metrics = train_part(state)
-        state, eval_metrics = eval_part(state)
+        state, metrics = iterations(state)
+        state, eval_metrics = evaluation(state)
         return state, {**metrics, **eval_metrics}
 
     def train(
@@ -296,7 +297,7 @@ def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[
         return jax.lax.scan(lambda s, _: chunk(s), state, None, length=config.num_evals)
 
     trainer = Trainer(
-        init=init, train_part=train_part, eval_part=eval_part, chunk=chunk, train=train
+        init=init, iterations=iterations, evaluation=evaluation, chunk=chunk, train=train
     )
     stages = Stages(
         iterate=iterate,

@@ -1,7 +1,8 @@
 """A program's pieces: ``build`` traces a scan's program (one run, or its runs vmapped with their
 lockstep counters shared) for the device mesh as its jitted pieces (init, and the two halves of a
-chunk, train and eval); ``Pieces.compile`` compiles them side by side, from and into the on-disk
-cache of executables (jaxik.host.executables); ``chunk`` runs the two halves as one chunk.
+chunk, iterations and evaluation); ``Pieces.compile`` compiles them side by side, from and into
+the on-disk cache of executables (jaxik.host.executables); ``chunk`` runs the two halves as one
+chunk.
 
 The host loop that runs the compiled chunks, logs and checkpoints is ``jaxik.host.run``.
 """
@@ -27,7 +28,7 @@ from jaxik.host import executables, scan, sharding
 class Pieces:
     """A program's jitted pieces, placed on the device mesh, with the arguments they are
     compiled for: "init" (seeds, hp) -> TrainState (leading [runs] axis when batched), and the
-    two halves of a chunk, "train" and "eval": state -> (state, metrics [runs])."""
+    two halves of a chunk, "iterations" and "evaluation": state -> (state, metrics [runs])."""
 
     functions: dict[str, tuple[Any, tuple]]  # name -> (jitted function, example arguments)
     like: Any  # the state's abstract tree, with shardings (for restoring checkpoints)
@@ -35,11 +36,13 @@ class Pieces:
     config: dict[str, Any]  # the program's configuration (scan.Program.to_dict)
 
     def compile(
-        self, names: tuple[str, ...] = ("train", "eval", "init"), cache: Path | None = None
+        self,
+        names: tuple[str, ...] = ("iterations", "evaluation", "init"),
+        cache: Path | None = None,
     ) -> dict[str, Any]:
         """The compiled pieces ``names``, from ``cache`` (a jaxik.host.executables directory)
         where it holds them. XLA compiles the others side by side in threads (it releases the GIL)
-        while the next is traced and lowered here: on 2 CPU cores the train and eval halves take
+        while the next is traced and lowered here: on 2 CPU cores the two halves take
         about 3/4 of the time they take one after the other."""
         compiled, missing = {}, {}
         use_cache = cache is not None and executables.enabled() and executables.private(cache)
@@ -68,12 +71,12 @@ class Pieces:
 
 
 def chunk(compiled: dict[str, Any]) -> Callable[[Any], tuple[Any, dict[str, Any]]]:
-    """One chunk on the device: the train half, then the eval half; their metrics merged."""
-    train, evaluate = compiled["train"], compiled["eval"]
+    """One chunk on the device: its iterations, then its evaluation; their metrics merged."""
+    iterations, evaluation = compiled["iterations"], compiled["evaluation"]
 
     def chunk(state):
-        state, metrics = train(state)
-        state, eval_metrics = evaluate(state)
+        state, metrics = iterations(state)
+        state, eval_metrics = evaluation(state)
         return state, {**metrics, **eval_metrics}
 
     return chunk
@@ -117,7 +120,10 @@ def build(program: scan.Program) -> Pieces:
 
     if program.batched:
         init_fn = jax.vmap(init_from_seed)
-        halves = {"train": vmap_runs(parts.train_part), "eval": vmap_runs(parts.eval_part)}
+        halves = {
+            "iterations": vmap_runs(parts.iterations),
+            "evaluation": vmap_runs(parts.evaluation),
+        }
         seeds = np.asarray([r.seed for r in runs], np.int32)
         hp = hyperparams.stack(runs)
     else:
@@ -131,8 +137,8 @@ def build(program: scan.Program) -> Pieces:
             return run_half
 
         halves = {
-            "train": with_runs_axis(parts.train_part),
-            "eval": with_runs_axis(parts.eval_part),
+            "iterations": with_runs_axis(parts.iterations),
+            "evaluation": with_runs_axis(parts.evaluation),
         }
         seeds, hp = np.asarray(config.seed, np.int32), hyperparams.from_config(config)
     mesh = sharding.make_mesh(len(runs) if program.batched else None, config.num_envs)
@@ -154,8 +160,8 @@ def build(program: scan.Program) -> Pieces:
     init = jax.jit(init_fn, in_shardings=(per_run, per_run), out_shardings=shardings)
     return Pieces(
         functions={
-            "train": (jitted["train"], (like,)),
-            "eval": (jitted["eval"], (like,)),
+            "iterations": (jitted["iterations"], (like,)),
+            "evaluation": (jitted["evaluation"], (like,)),
             "init": (init, (seeds, hp)),
         },
         like=like,

@@ -185,7 +185,7 @@ def begin(
     resuming and there is one, else initialised."""
     jitted = pieces.build(program)
     restored = restore(program, out, jitted.like, console) if resume else None
-    names = ("train", "eval") if restored else ("train", "eval", "init")
+    names = ("iterations", "evaluation") if restored else ("iterations", "evaluation", "init")
     compiled = jitted.compile(names, programs_cache)
     if restored is None:
         record = HostRecord(config=program.to_dict(), solved_at=[None] * len(program.runs))
