@@ -7,6 +7,7 @@ tests/test_panda_response.py.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import mujoco
@@ -23,8 +24,57 @@ EE_DOWN_ROTATION = np.diag([1.0, -1.0, -1.0])
 TABLE_TOP_Z = 0.0
 
 
-def load(timestep: float, contacts: bool = False, joint_limits: bool = False) -> mujoco.MjModel:
-    """The Panda scene with the given physics timestep.
+@dataclasses.dataclass(frozen=True)
+class PhysicsChoice:
+    """How MJX computes the same physics on one kind of backend: the best choice differs."""
+
+    jacobian: mujoco.mjtJacobian  # how the mass matrix and constraint Jacobians are stored
+    solver: mujoco.mjtSolver  # the constraint solver (limits, contacts)
+    reason: str
+
+
+PHYSICS_BACKENDS = ("auto", "cpu", "gpu")
+PHYSICS_CHOICES = {
+    # On the CPU nothing may call LAPACK: jaxlib 0.10's batched LAPACK kernels split a large
+    # batch over XLA's intra-op thread pool and wait for the pieces, and a step of a few
+    # thousand environments deadlocked that way (envs/linalg.py). MJX's dense mass matrix is
+    # factored with cho_factor (LAPACK) and its Newton solver factors its Hessian the same way;
+    # the sparse factorisation and conjugate gradients are plain JAX.
+    "cpu": PhysicsChoice(
+        jacobian=mujoco.mjtJacobian.mjJAC_SPARSE,
+        solver=mujoco.mjtSolver.mjSOL_CG,
+        reason="no LAPACK call: the sparse factorisation and conjugate gradients are plain JAX",
+    ),
+    # On a GPU those factorisations are cuSOLVER kernels, which do not share a thread pool.
+    # MJX's own rule (JacobianType.AUTO) keeps models under 60 degrees of freedom dense except
+    # on TPUs, as GPUs "tend to be faster with dense matrices as long as they fit"; the arm has
+    # 7. Newton is MuJoCo's default solver and converges in far fewer iterations than CG.
+    "gpu": PhysicsChoice(
+        jacobian=mujoco.mjtJacobian.mjJAC_DENSE,
+        solver=mujoco.mjtSolver.mjSOL_NEWTON,
+        reason="MJX's defaults for an accelerator: dense matrices, the Newton solver",
+    ),
+}
+
+
+def physics_choice(backend: str) -> PhysicsChoice:
+    """The choice for ``backend`` ("cpu", "gpu", or "auto": the platform JAX runs on; any
+    platform other than the CPU gets the GPU's choice)."""
+    if backend not in PHYSICS_BACKENDS:
+        raise ValueError(f"physics_backend={backend!r} must be one of {PHYSICS_BACKENDS}")
+    if backend == "auto":
+        import jax
+
+        backend = "cpu" if jax.default_backend() == "cpu" else "gpu"
+    return PHYSICS_CHOICES[backend]
+
+
+def load(
+    timestep: float, contacts: bool = False, joint_limits: bool = False, backend: str = "auto"
+) -> mujoco.MjModel:
+    """The Panda scene with the given physics timestep, set up for ``backend`` (see
+    ``PHYSICS_CHOICES``: both choices compute the same physics; tests/test_panda_kinematics.py
+    checks it on the CPU).
 
     The servo targets are always clipped to the joint ranges. ``joint_limits`` also makes MuJoCo
     enforce them as constraints (hard stops): the constraint solver then runs every substep,
@@ -35,10 +85,9 @@ def load(timestep: float, contacts: bool = False, joint_limits: bool = False) ->
     """
     model = mujoco.MjModel.from_xml_path(str(MODEL_PATH))
     model.opt.timestep = timestep
-    # Constraints (limits, contacts) are solved by conjugate gradients: MJX's Newton solver
-    # factors its Hessian with jaxlib's batched LAPACK kernels, which can deadlock the CPU
-    # thread pool at a few thousand environments (see envs/linalg.py).
-    model.opt.solver = mujoco.mjtSolver.mjSOL_CG
+    choice = physics_choice(backend)
+    model.opt.jacobian = choice.jacobian
+    model.opt.solver = choice.solver
     if not joint_limits:
         model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_LIMIT)
     if contacts:

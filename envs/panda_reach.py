@@ -65,6 +65,9 @@ class PandaReachConfig:
     """Simulate contact of the arm with the table and floor (not needed for reaching)."""
     joint_limits: bool = check.setting(False, check=check.check_bool)
     """Enforce joint limits as constraints too (targets are always clipped to them); slower."""
+    physics_backend: str = check.setting("auto", check=check.one_of(panda_model.PHYSICS_BACKENDS))
+    """Whose MJX choices the physics uses (mass-matrix layout, constraint solver: see
+    envs/panda_model.py): "auto" the backend JAX runs on, or "cpu" / "gpu". Same physics."""
 
     def __post_init__(self) -> None:
         check.check_fields(self)
@@ -81,7 +84,10 @@ class PandaReach(GoalEnv):
         self.config = config = config or PandaReachConfig()
         self.name = name
         self.mj_model = panda_model.load(
-            config.ctrl_dt / config.n_substeps, config.contacts, config.joint_limits
+            config.ctrl_dt / config.n_substeps,
+            config.contacts,
+            config.joint_limits,
+            config.physics_backend,
         )
         self.model = mjx.put_model(self.mj_model)
         self.chain = KinematicChain.from_model(self.mj_model, panda_model.EE_SITE)
