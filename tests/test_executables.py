@@ -155,6 +155,32 @@ def test_the_key_names_the_processor(monkeypatch):
     assert executables.key(jitted.config, "evaluation", args) != here
 
 
+class Device:
+    """What the key reads of a device."""
+
+    def __init__(self, kind, capability):
+        self.device_kind, self.compute_capability = kind, capability
+
+
+def test_the_key_names_the_accelerator(monkeypatch):
+    """A GPU executable is native code for one model and compute capability: each is in the key
+    (on a GPU with the CUDA plugin, the driver's version too)."""
+    jitted = pieces.build(program())
+    _, args = jitted.functions["evaluation"]
+    with monkeypatch.context() as patched:
+        patched.setattr(jax, "devices", lambda: [Device("NVIDIA H100 80GB HBM3", "9.0")])
+        assert executables._accelerators() == [
+            {"kind": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"}
+        ]
+    keys = set()
+    gpus = [("NVIDIA H100", "9.0"), ("NVIDIA A100", "8.0"), ("NVIDIA A100", "8.6")]
+    for kind, capability in gpus:
+        described = [{"kind": kind, "compute_capability": capability}]
+        monkeypatch.setattr(executables, "_accelerators", lambda d=described: d)
+        keys.add(executables.key(jitted.config, "evaluation", args))
+    assert len(keys) == 3
+
+
 def entries(directory):
     return sorted(path.name for path in directory.glob("*.bin"))
 

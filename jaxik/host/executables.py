@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import os
@@ -154,12 +155,13 @@ def _accelerators() -> list[dict[str, str]]:
             }
         )
     if jax.default_backend() == "gpu":
-        try:
-            from jax_cuda12_plugin import cuda_versions
-
-            described.append({"driver": str(cuda_versions.cuda_driver_version())})
-        except Exception:  # another plugin, or none: the backend's version string stays
-            pass
+        for plugin in ("jax_cuda13_plugin", "jax_cuda12_plugin"):
+            try:
+                versions = importlib.import_module(f"{plugin}.cuda_versions")
+                described.append({"driver": str(versions.cuda_driver_version())})
+                break
+            except Exception:  # another plugin, or none: the backend's version string stays
+                continue
     return described
 
 
