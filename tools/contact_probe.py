@@ -28,14 +28,18 @@ plane table, 50 control steps):
 | walk | CG | 10 / 10 | 0.04 | yes | 1,208 | -0.0824 | 0.0196 |
 | walk | CG | 20 / 10 | 0.02 | yes | 794 | -0.0258 | 0.0193 |
 | walk | Newton | 2 / 4 | 0.02 | yes | 3,079 | -0.0439 | 0.0226 |
+| still, 6 substeps | CG | 4 / 8 | 0.02 | no | 1,623 | 0.0116 | 0.0243 |
+| walk, 6 substeps | CG | 4 / 8 | 0.02 | yes | 1,312 | -0.0171 | 0.0421 |
+| walk, 1,024 envs | CG | 20 / 10 | 0.02 | yes | 953 | -0.0637 | 0.0186 |
 
-Each configuration compiled in 57-82 s (6 substeps: 164 s). What these say: at today's 13.3 ms
+Each configuration compiled in 57-82 s (6 substeps: 153-164 s). What these say: at today's 13.3 ms
 physics step, 4 CG iterations do not hold a resting cube even with the arm still (it jitters and
-sinks through); 20 do, at a third of the speed; softening the contact does not replace
-iterations. The box table let cubes fall through in every configuration tried (4/8, 20/10 and
-Newton 2/4, with an arm whose targets jumped up to 0.6 rad per step). Not yet tried: a smaller
-physics step with few iterations, more substeps' compile cost aside; solimp; the cube's own
-margin; a heavier-damped servo.
+sinks through); 20 do, at a third of the speed, and at 1,024 environments that costs 953 steps/s
+where PandaReach runs 62,000; softening the contact does not replace iterations; a 6.7 ms step with
+4 iterations keeps a still cube above 0.011 m but not at rest. The box table let cubes fall through
+in every configuration tried (4/8, 20/10 and Newton 2/4, with an arm whose targets jumped up to 0.6
+rad per step). Not yet tried: a smaller physics step with few iterations, more substeps' compile
+cost aside; solimp; the cube's own margin; a heavier-damped servo.
 """
 
 from __future__ import annotations
