@@ -38,8 +38,8 @@ sinks through); 20 do, at a third of the speed, and at 1,024 environments that c
 where PandaReach runs 62,000; softening the contact does not replace iterations; a 6.7 ms step with
 4 iterations keeps a still cube above 0.011 m but not at rest. The box table let cubes fall through
 in every configuration tried (4/8, 20/10 and Newton 2/4, with an arm whose targets jumped up to 0.6
-rad per step). Not yet tried: a smaller physics step with few iterations, more substeps' compile
-cost aside; solimp; the cube's own margin; a heavier-damped servo.
+rad per step). Not yet tried: steps shorter than 6.7 ms; solimp; the cube's own margin; a
+heavier-damped servo.
 """
 
 from __future__ import annotations
