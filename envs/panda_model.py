@@ -73,7 +73,7 @@ def load(
     timestep: float, contacts: bool = False, joint_limits: bool = False, backend: str = "auto"
 ) -> mujoco.MjModel:
     """The Panda scene with the given physics timestep, set up for ``backend`` (see
-    ``PHYSICS_CHOICES``: both choices compute the same physics; tests/test_panda_kinematics.py
+    ``PHYSICS_CHOICES``: both choices compute the same physics; tests/test_physics_choices.py
     checks it on the CPU).
 
     The servo targets are always clipped to the joint ranges. ``joint_limits`` also makes MuJoCo

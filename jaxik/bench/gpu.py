@@ -87,7 +87,10 @@ def attempt(label: str, measure: Callable[[], Any], log: Callable[[str], None]):
 
 def device() -> dict[str, str]:
     """The device the numbers come from: its name, the backend's version string (on a GPU it
-    names the CUDA version the backend reports) and jax's version."""
+    names the CUDA version the backend reports), jax's version, and how the Panda's physics is
+    set up on this backend (envs/panda_model.py, PHYSICS_CHOICES)."""
+    from envs import panda_model
+
     first = jax.devices()[0]
     return {
         "name": machine.describe(),
@@ -95,6 +98,7 @@ def device() -> dict[str, str]:
         "platform_version": str(first.client.platform_version),
         "jax": jax.__version__,
         "devices": str(len(jax.devices())),
+        "physics": panda_model.physics_choice("auto").reason,
     }
 
 
@@ -158,7 +162,8 @@ def write(parts: dict[str, Any], out: Path, command: str, record: Callable[[Any]
     payload = {"machine": about["name"], "device": about, "command": command, "parts": {}}
     lines = [f"## GPU benchmarks: {about['name']}", "", f"Command: `{command}`", "",
              f"Device: {about['kind']}; backend {about['platform_version']}; "
-             f"jax {about['jax']}; {about['devices']} device(s).", ""]  # fmt: skip
+             f"jax {about['jax']}; {about['devices']} device(s). Physics: {about['physics']}.",
+             ""]  # fmt: skip
     for name, found in parts.items():
         payload["parts"][name] = {
             "results": [record(r) for r in found["results"]],
