@@ -80,7 +80,8 @@ def test_the_gpu_command_rehearses_every_part_and_skips_a_size_that_does_not_fit
     assert parts["seeds"]["skipped"] == [{"size": "seeds 2", "skipped": "does not fit in memory"}]
     assert all(not parts[name]["skipped"] for name in ("env", "train", "time-to-target"))
     assert record["device"]["jax"] == jax.__version__
-    assert record["device"]["physics"] == panda_model.PHYSICS_CHOICES["cpu"].reason
+    backend = "cpu" if jax.default_backend() == "cpu" else "gpu"
+    assert record["device"]["physics"] == panda_model.PHYSICS_CHOICES[backend].reason
     for name in parts:
         assert (tmp_path / f"gpu-{name}.png").stat().st_size > 5_000
     text = markdown.read_text()
