@@ -1,13 +1,13 @@
-"""Where compile time goes: trace, lower and XLA-compile time of each program a training run
-builds, and of each piece of them compiled alone, with the persistent compilation cache off.
+"""Where compile time goes: trace, lower and XLA-compile time of each program a training run builds,
+and of each piece of them compiled alone, with the persistent compilation cache off.
 
 Pieces (at the configuration's shapes): the batched training env step under ee and joints control,
 the IK alone, one evaluation, one HER sample, one gradient update, an iteration's updates
-(``learn``), then the programs a run compiles (jaxik.host.pieces): ``init`` and the two
-halves of a chunk, ``train`` and ``eval`` (compiled side by side), the chunk as one program for
-comparison, and the iterations piece of 8 seeds (``pieces.vmap_runs``). The pieces overlap (a
-chunk holds them all), so their times do not add up; each says what that piece would cost if it were
-the only one.
+(``learn``), then the programs a run compiles (jaxik.host.pieces): ``init`` and the two halves of a
+chunk, ``iterations`` and ``evaluation`` (compiled side by side), the chunk as one program for
+comparison, and the iterations piece of 8 seeds (``pieces.vmap_runs``). The pieces overlap (a chunk
+holds them all), so their times do not add up; each says what that piece would cost if it were the
+only one.
 """
 
 from __future__ import annotations
