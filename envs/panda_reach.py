@@ -21,14 +21,12 @@ import jax.numpy as jnp
 from brax.envs.base import State
 from mujoco import mjx
 
-from envs import ik, panda_model
+from envs import panda_model
 from envs import validation as check
+from envs.arm_control import CONTROL_TYPES, ArmControl
 from envs.arm_dynamics import ArmDynamics, ArmState
-from envs.chain import KinematicChain
 from envs.goal_env import GoalEnv
 from envs.reward import REWARD_TYPES
-
-CONTROL_TYPES = ("ee", "joints")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,13 +88,10 @@ class PandaReach(GoalEnv):
             config.physics_backend,
         )
         self.model = mjx.put_model(self.mj_model)
-        self.chain = KinematicChain.from_model(self.mj_model, panda_model.EE_SITE)
-        joints = [self.mj_model.joint(name) for name in panda_model.ARM_JOINTS]
-        self._qpos_low = jnp.asarray([j.range[0] for j in joints], jnp.float32)
-        self._qpos_high = jnp.asarray([j.range[1] for j in joints], jnp.float32)
+        self.control = ArmControl.from_config(self.mj_model, config)
+        self.chain = self.control.chain
         self._goal_low = jnp.asarray(config.goal_low, jnp.float32)
         self._goal_high = jnp.asarray(config.goal_high, jnp.float32)
-        self._ee_down = jnp.asarray(panda_model.EE_DOWN_ROTATION, jnp.float32)
         # Every episode starts from the same pose at rest; only the goal changes. The reset
         # state is therefore computed once, by MuJoCo, and reset costs a goal draw.
         neutral = mjx.put_data(self.mj_model, panda_model.neutral_data(self.mj_model))
@@ -105,7 +100,7 @@ class PandaReach(GoalEnv):
 
     @property
     def action_size(self) -> int:
-        return 3 if self.config.control_type == "ee" else len(panda_model.ARM_JOINTS)
+        return self.control.action_size
 
     @property
     def backend(self) -> str:
@@ -146,22 +141,7 @@ class PandaReach(GoalEnv):
 
     def servo_targets(self, qpos: jax.Array, action: jax.Array) -> jax.Array:
         """Servo targets [7] at joint angles ``qpos`` [7] for a clipped action."""
-        if self.config.control_type == "joints":
-            target = qpos + self.config.joint_step * action
-            return jnp.clip(target, self._qpos_low, self._qpos_high)
-        site_pos, _, _, _ = self.chain.site_frame(qpos)
-        target_pos = site_pos + self.config.ee_step * action
-        target_pos = target_pos.at[2].max(panda_model.TABLE_TOP_Z)
-        return ik.solve_site_pose(
-            self.chain,
-            qpos,
-            target_pos,
-            self._ee_down,
-            self._qpos_low,
-            self._qpos_high,
-            self.config.ik_iterations,
-            self.config.ik_damping,
-        )
+        return self.control.servo_targets(qpos, action)
 
     def _observe(self, arm: ArmState, goal: jax.Array) -> dict[str, jax.Array]:
         """{"observation": [6] ee position and linear velocity, "achieved_goal": [3],
