@@ -102,9 +102,10 @@ def load(
 
 
 def neutral_data(model: mujoco.MjModel) -> mujoco.MjData:
-    """MuJoCo data at the neutral pose, at rest, servos holding it, positions computed."""
+    """MuJoCo data with the arm at the neutral pose, at rest, servos holding it (any objects at
+    their places in the model), positions computed."""
     data = mujoco.MjData(model)
-    data.qpos[:] = NEUTRAL_QPOS
+    data.qpos[: len(NEUTRAL_QPOS)] = NEUTRAL_QPOS
     data.ctrl[:] = NEUTRAL_QPOS
     mujoco.mj_forward(model, data)
     return data

@@ -6,6 +6,7 @@ from typing import Any
 
 from envs import validation
 from envs.goal_env import GoalEnv
+from envs.panda_manipulation import PandaManipulation, PandaManipulationConfig
 from envs.panda_reach import PandaReach, PandaReachConfig
 from envs.planar_reach import PlanarReach, PlanarReachConfig
 
@@ -15,7 +16,17 @@ _PANDA_VARIANTS = {
     "PandaReachJoints": {"control_type": "joints", "reward_type": "sparse"},
     "PandaReachJointsDense": {"control_type": "joints", "reward_type": "dense"},
 }
-ENV_NAMES = (*_PANDA_VARIANTS, "PlanarReach", "PlanarReachDense")
+_MANIPULATION_VARIANTS = {
+    f"Panda{task}{joints}{dense}": {
+        "task": task.lower(),
+        "control_type": "joints" if joints else "ee",
+        "reward_type": "dense" if dense else "sparse",
+    }
+    for task in ("Push",)
+    for joints in ("", "Joints")
+    for dense in ("", "Dense")
+}
+ENV_NAMES = (*_PANDA_VARIANTS, *_MANIPULATION_VARIANTS, "PlanarReach", "PlanarReachDense")
 
 
 def make_config(name: str, **overrides: Any) -> Any:
@@ -24,6 +35,8 @@ def make_config(name: str, **overrides: Any) -> Any:
     name, key or value."""
     if name in _PANDA_VARIANTS:
         config = PandaReachConfig(**_PANDA_VARIANTS[name])
+    elif name in _MANIPULATION_VARIANTS:
+        config = PandaManipulationConfig(**_MANIPULATION_VARIANTS[name])
     elif name in ("PlanarReach", "PlanarReachDense"):
         reward_type = "dense" if name.endswith("Dense") else "sparse"
         config = PlanarReachConfig(reward_type=reward_type)
@@ -40,4 +53,6 @@ def make(name: str, **overrides: Any) -> GoalEnv:
     config = make_config(name, **overrides)
     if name in _PANDA_VARIANTS:
         return PandaReach(config, name=name)
+    if name in _MANIPULATION_VARIANTS:
+        return PandaManipulation(config, name=name)
     return PlanarReach(config, name=name)

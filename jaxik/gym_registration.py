@@ -1,7 +1,9 @@
 """The gymnasium ids ``import jaxik`` registers, as ``import panda_gym`` registers PandaReach-v3:
 
     jaxik/PandaReach-v0, jaxik/PandaReachDense-v0, jaxik/PandaReachJoints-v0,
-    jaxik/PandaReachJointsDense-v0, jaxik/PlanarReach-v0, jaxik/PlanarReachDense-v0
+    jaxik/PandaReachJointsDense-v0, jaxik/PandaPush-v0, jaxik/PandaPushDense-v0,
+    jaxik/PandaPushJoints-v0, jaxik/PandaPushJointsDense-v0, jaxik/PlanarReach-v0,
+    jaxik/PlanarReachDense-v0
 
 ``gymnasium.make(id, **env_config)`` gives a ``gymnasium.Env`` and ``gymnasium.make_vec(id,
 num_envs=N)`` a ``gymnasium.vector.VectorEnv`` of one jitted, vmapped MJX batch (jaxik.gym_envs).
@@ -15,6 +17,10 @@ TASKS = (
     "PandaReachDense",
     "PandaReachJoints",
     "PandaReachJointsDense",
+    "PandaPush",
+    "PandaPushDense",
+    "PandaPushJoints",
+    "PandaPushJointsDense",
     "PlanarReach",
     "PlanarReachDense",
 )

@@ -16,11 +16,11 @@ from jaxik import gym_registration
 from jaxik.gym_envs import ReachEnv, ReachVectorEnv
 
 IDS = [gym_registration.gym_id(task) for task in gym_registration.TASKS]
-# The default suite checks PandaReach and the planar arm; the other Panda variants differ in the
-# reward (checked below against the task's own) or the action, and their checker runs (35 s of
-# compiling) are in the slow suite.
+# The default suite checks PandaReach and the planar arm; the other Panda tasks and variants
+# differ in the reward (checked below against the task's own), the action or the scene, and
+# their checker runs (35 to 50 s of compiling each) are in the slow suite.
 CHECKED = [
-    pytest.param(i, marks=pytest.mark.slow) if i.startswith("jaxik/PandaReach") and i != IDS[0]
+    pytest.param(i, marks=pytest.mark.slow) if i.startswith("jaxik/Panda") and i != IDS[0]
     else i
     for i in IDS
 ]  # fmt: skip

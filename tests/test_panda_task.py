@@ -146,7 +146,7 @@ def test_thousand_envs_random_actions_no_nan_traced_once():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: envs.make("PandaPush"), "unknown environment 'PandaPush'"),
+        (lambda: envs.make("PandaStack"), "unknown environment 'PandaStack'"),
         (lambda: envs.make("PandaReach", threshold=0.1), "unknown configuration key"),
         (lambda: envs.make("PandaReach", distance_threshold=-0.01), "distance_threshold=-0.01"),
         (lambda: envs.make("PandaReach", control_type="torque"), "control_type='torque'"),

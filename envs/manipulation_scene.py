@@ -1,0 +1,126 @@
+"""The Panda with an object on the table, for the manipulation tasks: the scene, the contacts it
+simulates, and the solver settings those contacts need. docs/manipulation_physics.md gives the
+measurements behind every number here.
+
+Only the contacts a task needs are simulated, each as an explicit pair with the friction that
+panda-gym's scene has in effect (Bullet multiplies the two surfaces' coefficients; MuJoCo would
+take the larger, so each pair states its own): object-table, object-gripper, gripper-table. The
+arm's links touch nothing. The table top is a plane at z = 0 (cheaper to collide with than the
+table box, which stays for the picture).
+
+The arm is the reach task's (envs/assets/panda.xml), with two changes. Its actuators are torque
+motors driven by envs/velocity_motor.py (panda-gym's velocity servos; the joints lose their
+damping, which PyBullet's Panda does not have). With the gripper closed (Push, Slide) its two
+welded fingers are one box, the shape they make together: half the contacts of two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+import numpy as np
+
+from envs import panda_model
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectSpec:
+    """One free rigid object. ``size``: a box's half extents [3]."""
+
+    name: str
+    size: tuple[float, float, float]
+    mass: float
+    table_friction: float  # sliding friction against the table top, as the pair has it in effect
+    gripper_friction: float  # against the fingers
+    rgba: tuple[float, float, float, float]
+
+
+# panda-gym's cube: a 4 cm edge, 1 kg. Bullet's default lateral friction is 0.5 for the cube and
+# the table, and the fingers have 1.0: the products are 0.25 (cube-table), 0.5 (cube-fingers).
+CUBE = ObjectSpec("object", (0.02, 0.02, 0.02), 1.0, 0.25, 0.5, (0.1, 0.1, 0.9, 1.0))
+GRIPPER_TABLE_FRICTION = 0.5  # fingers 1.0 x table 0.5
+CLOSED_FINGERS = {"pos": (0.0, 0.0, 0.08), "size": (0.01, 0.016, 0.025), "mass": 0.03}
+"""The two closed fingers as one box in the hand's frame: the union of envs/assets/panda.xml's
+left_finger and right_finger boxes (each 0.01 x 0.008 x 0.025 half extents, 0.008 either side
+of the hand's centre), with their mass."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactSettings:
+    """How the constraint solver treats the scene's contacts."""
+
+    iterations: int  # constraint-solver iterations per physics step
+    ls_iterations: int  # line-search iterations per solver iteration
+    impedance: tuple[float, float]  # MuJoCo's solimp dmin, dmax (the contact's softness)
+    warmstart: bool = True  # start the solver from the last step's accelerations
+
+
+def build(
+    objects: tuple[ObjectSpec, ...],
+    timestep: float,
+    contact: ContactSettings,
+    backend: str = "auto",
+) -> mujoco.MjModel:
+    """The Panda scene with ``objects`` (each with a free joint after the arm's 7 hinges, so
+    qpos = [arm 7, then per object position 3 and quaternion (w, x, y, z) 4] and qvel = [arm 7,
+    then per object linear velocity (world frame) 3 and angular velocity (object frame) 3])."""
+    spec = mujoco.MjSpec.from_file(str(panda_model.MODEL_PATH))
+    choice = panda_model.physics_choice(backend)
+    spec.option.timestep = timestep
+    spec.option.jacobian = choice.jacobian
+    spec.option.solver = choice.solver
+    spec.option.iterations = contact.iterations
+    spec.option.ls_iterations = contact.ls_iterations
+    # Contacts need the constraint solver every step anyway, so the joints' limits come at
+    # little extra cost (7 rows beside the contacts' 48): a flailing arm stays in its ranges.
+    spec.option.disableflags &= ~int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+    spec.option.disableflags &= ~int(mujoco.mjtDisableBit.mjDSBL_LIMIT)
+    if not contact.warmstart:
+        spec.option.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_WARMSTART)
+
+    for joint in spec.joints:
+        joint.damping = np.zeros_like(joint.damping)
+    for actuator in spec.actuators:  # force = ctrl, within the joint's torque limit
+        limit = spec.joint(actuator.target).actfrcrange[1]
+        actuator.gainprm[0] = 1.0
+        actuator.biasprm[:3] = 0.0
+        actuator.ctrlrange = [-limit, limit]
+
+    table = spec.worldbody.add_geom(
+        name="table_top",
+        type=mujoco.mjtGeom.mjGEOM_PLANE,
+        pos=[-0.3, 0.0, panda_model.TABLE_TOP_Z],
+        size=[0.55, 0.35, 0.01],
+        rgba=[0, 0, 0, 0],  # the table box draws it
+    )
+    hand = spec.body("hand")
+    for geom in list(hand.geoms):
+        if geom.name in ("left_finger", "right_finger"):
+            spec.delete(geom)
+    hand.add_geom(
+        name="fingers",
+        type=mujoco.mjtGeom.mjGEOM_BOX,
+        pos=list(CLOSED_FINGERS["pos"]),
+        size=list(CLOSED_FINGERS["size"]),
+        mass=CLOSED_FINGERS["mass"],
+    )
+    pairs = [(table.name, "fingers", GRIPPER_TABLE_FRICTION)]
+    for obj in objects:
+        body = spec.worldbody.add_body(name=obj.name, pos=[0.0, 0.0, obj.size[2]])
+        body.add_freejoint(name=obj.name)
+        body.add_geom(
+            name=obj.name,
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            size=list(obj.size),
+            mass=obj.mass,
+            rgba=list(obj.rgba),
+        )
+        pairs += [(obj.name, table.name, obj.table_friction)]
+        pairs += [(obj.name, "fingers", obj.gripper_friction)]
+    for first, second, friction in pairs:
+        pair = spec.add_pair(geomname1=first, geomname2=second)
+        pair.condim = 3  # sliding friction; panda-gym's spinning and rolling friction are ~0
+        pair.friction = [friction, friction, 0.0, 0.0, 0.0]
+        pair.solimp = [*contact.impedance, 0.001, 0.5, 2.0]
+    return spec.compile()

@@ -1,0 +1,232 @@
+"""panda-gym's manipulation tasks in MJX: move an object to a goal with the Panda.
+
+One environment, pure ``reset``/``step``; batch it with ``jax.vmap``. Actions become servo
+targets as in the reach task (envs/arm_control.py); panda-gym's velocity servos turn them into
+joint torques (envs/velocity_motor.py); the scene adds the object and the contacts
+(envs/manipulation_scene.py). A task is data (``TaskSpec``): its objects, where they start, where
+goals fall, whether the gripper is closed. Today: ``push`` (panda-gym's PandaPush-v3).
+
+Observation (panda-gym's layout, float32): ee position 3, ee linear velocity 3, then per object
+position 3, rotation 3 (Euler angles x-y-z, as PyBullet's ``getEulerFromQuaternion``), linear
+velocity 3 and angular velocity 3 (world frame): 18 for one object. achieved_goal: the object's
+position [3]; desired_goal: the goal [3]. Success: the object within ``distance_threshold``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from brax.envs.base import State
+from mujoco import mjx
+
+from envs import manipulation_scene, panda_model
+from envs import validation as check
+from envs.arm_control import CONTROL_TYPES, ArmControl
+from envs.arm_dynamics import ArmDynamics, ArmState
+from envs.goal_env import GoalEnv
+from envs.manipulation_scene import ContactSettings, ObjectSpec
+from envs.reward import REWARD_TYPES
+from envs.velocity_motor import VelocityMotor
+
+ARM_DOF = len(panda_model.ARM_JOINTS)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """What one manipulation task is made of (world frame, metres)."""
+
+    objects: tuple[ObjectSpec, ...]
+    object_xy_range: float  # each object starts at xy uniform in [-range/2, range/2]^2, at rest
+    goal_xy_range: float  # goal xy uniform in [-range/2, range/2]^2
+    goal_z: float  # goal height (the object's centre when it rests on the table)
+
+
+TASKS = {
+    # panda-gym's Push: the cube starts and ends on the table; the gripper stays closed.
+    "push": TaskSpec(
+        objects=(manipulation_scene.CUBE,),
+        object_xy_range=0.3,
+        goal_xy_range=0.3,
+        goal_z=manipulation_scene.CUBE.size[2],
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PandaManipulationConfig:
+    """Settings of a manipulation task. Defaults are panda-gym's PandaPush-v3, and the physics
+    settings docs/manipulation_physics.md chose."""
+
+    task: str = check.setting("push", check=check.one_of(tuple(TASKS)))
+    """Which task (``TASKS``)."""
+    control_type: str = check.setting("ee", check=check.one_of(CONTROL_TYPES))
+    """"ee": Cartesian end-effector deltas (3-D action); "joints": joint-angle deltas (7-D)."""
+    reward_type: str = check.setting("sparse", check=check.one_of(REWARD_TYPES))
+    """"sparse": -1 unless the object is within distance_threshold, else 0; "dense": -distance."""
+    distance_threshold: float = check.setting(0.05, check=check.check_positive)
+    """Success radius in metres (strict: distance < threshold)."""
+    episode_length: int = check.setting(50, check=check.check_positive_int)
+    """Control steps before the episode is truncated."""
+    terminate_on_success: bool = check.setting(True, check=check.check_bool)
+    """End the episode on success (panda-gym v3); False keeps going to the time limit."""
+    ctrl_dt: float = check.setting(0.04, check=check.check_positive)
+    """Control period in seconds (25 Hz)."""
+    n_substeps: int = check.setting(6, check=check.check_positive_int)
+    """Physics steps per control step. Contacts need a shorter step than reaching: at 3 (13.3
+    ms) a pushed cube flew off at up to three times the gripper's speed."""
+    solver_iterations: int = check.setting(6, check=check.check_positive_int)
+    """Constraint-solver iterations per physics step."""
+    ls_iterations: int = check.setting(6, check=check.check_positive_int)
+    """Line-search iterations per solver iteration."""
+    contact_impedance: tuple[float, float] = check.setting((0.3, 0.6), check=check.vector(2))
+    """MuJoCo's solimp (dmin, dmax) of every contact: in (0, 1), dmin <= dmax; softer contacts
+    let the few solver iterations converge."""
+    warmstart: bool = check.setting(False, check=check.check_bool)
+    """Start the constraint solver from the last physics step's accelerations. Off, it starts
+    from the unconstrained ones: the arm's are then exact, and the few iterations go to the
+    contacts (warm-started, an untouched cube picked up spin from the arm's changing torques)."""
+    ee_step: float = check.setting(0.05, check=check.check_positive)
+    """Metres of ee target displacement per unit action (ee control)."""
+    joint_step: float = check.setting(0.05, check=check.check_positive)
+    """Radians of joint target displacement per unit action (joints control)."""
+    ik_iterations: int = check.setting(2, check=check.check_positive_int)
+    """Damped-least-squares iterations per control step (ee control)."""
+    ik_damping: float = check.setting(0.05, check=check.check_positive)
+    """Damping of the least-squares IK."""
+    physics_backend: str = check.setting("auto", check=check.one_of(panda_model.PHYSICS_BACKENDS))
+    """Whose MJX choices the physics uses (envs/panda_model.py): "auto", "cpu" or "gpu"."""
+
+    def __post_init__(self) -> None:
+        check.check_fields(self)
+        low, high = self.contact_impedance
+        if not 0 < low <= high < 1:
+            raise ValueError(
+                f"contact_impedance={self.contact_impedance!r} must be (dmin, dmax) with "
+                "0 < dmin <= dmax < 1"
+            )
+
+    @property
+    def contact(self) -> ContactSettings:
+        return ContactSettings(
+            self.solver_iterations, self.ls_iterations, self.contact_impedance, self.warmstart
+        )
+
+
+def euler_xyz(quat: jax.Array) -> jax.Array:
+    """Roll, pitch, yaw [3] (extrinsic x-y-z, PyBullet's convention) of a unit quaternion
+    (w, x, y, z) [4]."""
+    w, x, y, z = quat
+    roll = jnp.arctan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
+    pitch = jnp.arcsin(jnp.clip(2 * (w * y - z * x), -1.0, 1.0))
+    yaw = jnp.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+    return jnp.stack([roll, pitch, yaw])
+
+
+def rotate(quat: jax.Array, vector: jax.Array) -> jax.Array:
+    """``vector`` [3] turned by the unit quaternion (w, x, y, z) [4]."""
+    w, axis = quat[0], quat[1:]
+    twice = 2 * jnp.cross(axis, vector)
+    return vector + w * twice + jnp.cross(axis, twice)
+
+
+class PandaManipulation(GoalEnv):
+    """A Panda manipulation task on MJX. See ``PandaManipulationConfig`` for the settings."""
+
+    def __init__(self, config: PandaManipulationConfig | None = None, name: str = "PandaPush"):
+        self.config = config = config or PandaManipulationConfig()
+        self.name = name
+        self.task = TASKS[config.task]
+        timestep = config.ctrl_dt / config.n_substeps
+        self.mj_model = manipulation_scene.build(
+            self.task.objects, timestep, config.contact, config.physics_backend
+        )
+        self.model = mjx.put_model(self.mj_model)
+        arm_model = panda_model.load(timestep, backend=config.physics_backend)
+        self.control = ArmControl.from_config(arm_model, config)
+        self.motor = VelocityMotor(arm_model)
+        rest = mjx.put_data(self.mj_model, panda_model.neutral_data(self.mj_model))
+        self.dynamics = ArmDynamics(self.mj_model, self.model, rest)
+        self._rest = self.dynamics.state(rest)
+
+    @property
+    def action_size(self) -> int:
+        return self.control.action_size
+
+    @property
+    def backend(self) -> str:
+        return "mjx"
+
+    @property
+    def dt(self) -> float:
+        return self.config.ctrl_dt
+
+    def sample_goal(self, key: jax.Array) -> jax.Array:
+        """[3]: xy uniform in the goal square, z the task's goal height."""
+        half = self.task.goal_xy_range / 2
+        xy = jax.random.uniform(key, (2,), minval=-half, maxval=half)
+        return jnp.concatenate([xy, jnp.full((1,), self.task.goal_z)])
+
+    def sample_start(self, key: jax.Array) -> ArmState:
+        """The arm at its neutral pose and the objects at rest, upright, on the table."""
+        half = self.task.object_xy_range / 2
+        qpos = self._rest.qpos
+        for i, (obj, obj_key) in enumerate(
+            zip(self.task.objects, jax.random.split(key, len(self.task.objects)), strict=True)
+        ):
+            xy = jax.random.uniform(obj_key, (2,), minval=-half, maxval=half)
+            start = ARM_DOF + 7 * i
+            pose = jnp.concatenate([xy, jnp.array([obj.size[2], 1.0, 0.0, 0.0, 0.0])])
+            qpos = qpos.at[start : start + 7].set(pose)
+        return self._rest.replace(qpos=qpos)
+
+    def reset(self, rng: jax.Array) -> State:
+        goal_key, start_key = jax.random.split(rng)  # goal first, then the object: panda-gym
+        goal = self.sample_goal(goal_key)
+        scene = self.sample_start(start_key)
+        return self._initial_state(scene, self._observe(scene, goal), goal)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        self._check_action(action)
+        action = jnp.clip(action, -1.0, 1.0)
+        scene = state.pipeline_state
+        target = self.control.servo_targets(scene.qpos[:ARM_DOF], action)
+        timestep = float(self.mj_model.opt.timestep)
+
+        def substep(scene: ArmState, _):
+            arm_qpos, arm_qvel = scene.qpos[:ARM_DOF], scene.qvel[:ARM_DOF]
+            inertia = self.motor.inertia(arm_qpos)
+            torque = self.motor.torque(inertia, target, arm_qpos, arm_qvel, timestep)
+            return self.dynamics.step(scene, torque), None
+
+        scene, _ = jax.lax.scan(substep, scene, None, length=self.config.n_substeps)
+        finite = jnp.isfinite(scene.qpos).all() & jnp.isfinite(scene.qvel).all()
+        scene = jax.tree.map(lambda now, rest: jnp.where(finite, now, rest), scene, self._rest)
+        obs = self._observe(scene, state.info["goal"])
+        return self._transition(state, scene, obs, nonfinite=~finite)
+
+    def ee_frame(self, scene: ArmState) -> tuple[jax.Array, jax.Array]:
+        """The ee site's position [3] and rotation [3, 3] (its axes as columns, world frame)."""
+        position, rotation, _, _ = self.control.chain.site_frame(scene.qpos[:ARM_DOF])
+        return position, rotation
+
+    def object_pose(self, scene: ArmState, index: int = 0) -> tuple[jax.Array, jax.Array]:
+        """Object ``index``'s position [3] and quaternion (w, x, y, z) [4]."""
+        start = ARM_DOF + 7 * index
+        return scene.qpos[start : start + 3], scene.qpos[start + 3 : start + 7]
+
+    def _observe(self, scene: ArmState, goal: jax.Array) -> dict[str, jax.Array]:
+        """{"observation": [6 + 12 per object], "achieved_goal": [3], "desired_goal": [3]}."""
+        ee_pos, _, jacp, _ = self.control.chain.site_frame(scene.qpos[:ARM_DOF])
+        parts = [ee_pos, jacp @ scene.qvel[:ARM_DOF]]
+        for i in range(len(self.task.objects)):
+            position, quat = self.object_pose(scene, i)
+            velocity = scene.qvel[ARM_DOF + 6 * i : ARM_DOF + 6 * i + 6]
+            parts += [position, euler_xyz(quat), velocity[:3], rotate(quat, velocity[3:])]
+        achieved = self.object_pose(scene, 0)[0]
+        return {
+            "observation": jnp.concatenate(parts).astype(jnp.float32),
+            "achieved_goal": achieved.astype(jnp.float32),
+            "desired_goal": goal.astype(jnp.float32),
+        }
