@@ -100,6 +100,7 @@ class PandaManipulationConfig:
 
     def __post_init__(self) -> None:
         check.check_fields(self)
+        object.__setattr__(self, "contact_impedance", tuple(self.contact_impedance))  # from YAML
         low, high = self.contact_impedance
         if not 0 < low <= high < 1:
             raise ValueError(
@@ -180,6 +181,16 @@ class PandaManipulation(GoalEnv):
             pose = jnp.concatenate([xy, jnp.array([obj.size[2], 1.0, 0.0, 0.0, 0.0])])
             qpos = qpos.at[start : start + 7].set(pose)
         return self._rest.replace(qpos=qpos)
+
+    def state_at(self, arm_qpos: jax.Array, object_position: jax.Array, goal: jax.Array) -> State:
+        """A first state with the arm at joint angles [7] and the (first) object upright at a
+        position [3], all at rest: for scripted experiments (jaxik.bench.fidelity)."""
+        qpos = self._rest.qpos.at[:ARM_DOF].set(arm_qpos)
+        qpos = qpos.at[ARM_DOF : ARM_DOF + 7].set(
+            jnp.concatenate([object_position, jnp.array([1.0, 0.0, 0.0, 0.0])])
+        )
+        scene = self._rest.replace(qpos=qpos)
+        return self._initial_state(scene, self._observe(scene, goal), goal)
 
     def reset(self, rng: jax.Array) -> State:
         goal_key, start_key = jax.random.split(rng)  # goal first, then the object: panda-gym

@@ -28,6 +28,7 @@ def push(
     height that clears it), go down, push along the line. ``speed``: the largest action
     component while pushing (1.0 moves the target 5 cm a step); ``approach``: elsewhere.
     """
+    observation, desired_goal = jnp.asarray(observation), jnp.asarray(desired_goal)
     ee, velocity, obj = observation[:3], observation[3:6], observation[6:9]
     to_goal = (desired_goal - obj).at[2].set(0.0)
     direction = to_goal / jnp.maximum(jnp.linalg.norm(to_goal), 1e-6)

@@ -4,6 +4,7 @@ themselves are measured by running it, not asserted here)."""
 import json
 
 import jax
+import numpy as np
 import pytest
 
 from envs import panda_model
@@ -98,6 +99,9 @@ def test_the_gpu_command_rehearses_every_part_and_skips_a_size_that_does_not_fit
         (["seeds", "gamma=2"], "gamma=2 must be a finite number in [0.0, 1.0)"),
         (["compile", "--algos", "ppo"], "--algos='ppo' is not allowed"),
         (["gpu", "--rehearse", "tau=-1"], "tau=-1 must be a finite number"),
+        (["fidelity", "--episodes", "0"], "--episodes: '0' is not a positive integer"),
+        (["fidelity", "--set", "solver_iterations=0"], "solver_iterations=0 must be"),
+        (["fidelity", "--set", "gripper=open"], "gripper"),
     ],
 )
 def test_bad_input_stops_before_compiling(args, message):
@@ -179,3 +183,20 @@ def test_ik_bench_bad_input_stops_before_compiling(args, message):
     with pytest.raises(SystemExit) as stop:
         bench.main(args)
     assert message in str(stop.value)
+
+
+@pytest.mark.slow
+def test_the_fidelity_command_writes_every_experiment(tmp_path):
+    """A few episodes of each scripted PandaPush experiment (jaxik only: panda-gym is the compare
+    extra's); four programs to compile."""
+    bench.main(["fidelity", "--episodes", "2", "--out", str(tmp_path)])
+    record = json.loads((tmp_path / "fidelity.json").read_text())
+    metrics = {r["metric"]: r["jaxik"] for r in record["results"]}
+    assert set(r["experiment"] for r in record["results"]) == {
+        "scripted push", "untouched cube", "straight push", "stopping",
+    }  # fmt: skip
+    assert all(np.isfinite(value) for value in metrics.values())
+    assert abs(metrics["rest height (m)"] - 0.02) < 1e-3
+    assert metrics["cube travel (m)"] > 0.1  # a 0.17 m push moves it
+    assert all(r["panda_gym"] is None for r in record["results"])
+    assert (tmp_path / "fidelity.png").stat().st_size > 5_000

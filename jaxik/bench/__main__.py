@@ -11,10 +11,12 @@ python -m jaxik.bench compile [--algos ddpg td3 sac] [key=value ...]
 python -m jaxik.bench time-to-target [key=value ...]
 python -m jaxik.bench ik [--policy RUN_DIR] [--run 0] [--goals 1000]
 python -m jaxik.bench gpu [--rehearse] [key=value ...]
+python -m jaxik.bench fidelity [--episodes 128] [--set key=value ...] [--vs-pandagym]
 
 key=value settings apply over --config (default configs/default.yaml). ``env --vs-pandagym`` and
 ``time-to-target --vs-pandagym`` also run the panda-gym + Stable-Baselines3 equivalent in the same
-invocation and print the ratios (needs the optional extra: pip install -e ".[compare]").
+invocation and print the ratios, and ``fidelity --vs-pandagym`` runs the same scripted PandaPush
+experiments on panda-gym (needs the optional extra: pip install -e ".[compare]").
 """
 
 from __future__ import annotations
@@ -99,11 +101,17 @@ def main(argv: list[str] | None = None) -> None:
         help="the same code at tiny sizes on PlanarReach (seconds on a CPU)",
     )  # fmt: skip
     gpu_parser.add_argument("overrides", nargs="*", help="key=value settings over both configs")
+    fidelity_parser = add("fidelity", "scripted PandaPush experiments, jaxik beside panda-gym")
+    fidelity_parser.add_argument("--episodes", default="128", help="episodes per experiment")
+    fidelity_parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE",
+        help="PandaPush config overrides, e.g. solver_iterations=10",
+    )  # fmt: skip
     sub.choices["train"].add_argument("--envs", nargs="+", default=["16", "64", "256", "1024"])
     sub.choices["train"].add_argument("--batch-sizes", nargs="+", default=["256", "1024"])
     sub.choices["seeds"].add_argument("--seeds", nargs="+", default=["1", "8", "64"])
     sub.choices["compile"].add_argument("--algos", nargs="+", default=["ddpg", "td3", "sac"])
-    for name in ("env", "time-to-target"):
+    for name in ("env", "time-to-target", "fidelity"):
         sub.choices[name].add_argument(
             "--vs-pandagym", action="store_true",
             help="also run the panda-gym + Stable-Baselines3 equivalent and print the ratios",
@@ -118,7 +126,19 @@ def main(argv: list[str] | None = None) -> None:
         "time-to-target": bench_time_to_target,
         "ik": bench_ik,
         "gpu": bench_gpu,
+        "fidelity": bench_fidelity,
     }[args.command](args, command.strip())
+
+
+def _settings(items: list[str]) -> dict:
+    """--set key=value ... as a dict of YAML values."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set: {item!r} must look like key=value")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
 
 
 def load_config(args: argparse.Namespace):
@@ -166,12 +186,7 @@ def bench_env(args: argparse.Namespace, command: str) -> None:
         if name not in envs.ENV_NAMES:
             raise SystemExit(f"--env-names: unknown environment {name!r}; known: {envs.ENV_NAMES}")
     sizes = _positive_ints("--envs", args.envs)
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set: {item!r} must look like key=value")
-        overrides[key] = yaml.safe_load(value)
+    overrides = _settings(args.set)
     for name in args.env_names:  # bad keys or values fail here, before anything compiles
         try:
             envs.make(name, **overrides)
@@ -355,6 +370,28 @@ def bench_gpu(args: argparse.Namespace, command: str) -> None:
         machine.write_section(args.docs_file, "gpu", section)
         written += f", and the GPU section of {args.docs_file}"
     print(written)
+
+
+def bench_fidelity(args: argparse.Namespace, command: str) -> None:
+    import envs
+    from jaxik.bench import fidelity
+
+    (episodes,) = _positive_ints("--episodes", [args.episodes])
+    overrides = _settings(args.set)
+    try:  # bad keys or values fail here, before anything compiles
+        envs.make_config("PandaPush", **overrides)
+    except ValueError as error:
+        raise SystemExit(f"--set: {error}") from None
+    if args.vs_pandagym:
+        from jaxik.bench import vs_pandagym
+
+        vs_pandagym.require(("panda_gym", "pybullet"))  # no learning here: SB3 not needed
+    print(f"machine: {machine.describe()}", flush=True)
+    rows = fidelity.measure(episodes, overrides, args.vs_pandagym)
+    setting = " ".join(f"{k}={v}" for k, v in overrides.items()) or "default settings"
+    title = f"PandaPush beside panda-gym ({setting})"
+    report(args, "fidelity", title, command, fidelity.table(rows, episodes), rows,
+           fidelity.plot)  # fmt: skip
 
 
 if __name__ == "__main__":

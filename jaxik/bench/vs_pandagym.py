@@ -31,14 +31,14 @@ from jaxik.config import TrainConfig
 PACKAGES = ("panda_gym", "pybullet", "stable_baselines3", "torch")
 
 
-def missing() -> list[str]:
-    """The packages of the ``compare`` extra that are not installed."""
-    return [name for name in PACKAGES if importlib.util.find_spec(name) is None]
+def missing(packages: tuple[str, ...] = PACKAGES) -> list[str]:
+    """The packages of the ``compare`` extra (or of ``packages``) that are not installed."""
+    return [name for name in packages if importlib.util.find_spec(name) is None]
 
 
-def require() -> None:
+def require(packages: tuple[str, ...] = PACKAGES) -> None:
     """Stops with the install command when the extra is missing (before anything compiles)."""
-    absent = missing()
+    absent = missing(packages)
     if absent:
         raise SystemExit(
             f"--vs-pandagym needs the optional extra compare (missing: {', '.join(absent)}): "

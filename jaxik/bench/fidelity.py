@@ -1,0 +1,271 @@
+"""Does jaxik's PandaPush behave like panda-gym's PandaPush-v3? The same scripted experiments on
+both simulations, from the observation alone (envs/scripted.py), side by side.
+
+- ``scripted push``: the scripted controller's success rate over N episodes from each
+  simulation's own start and goal distribution;
+- ``untouched cube``: the gripper moves about 20-30 cm above the table for 50 steps; the cube's
+  final height (it rests at 0.020 m), how far it moved and its peak spin;
+- ``straight push``: the gripper starts 5 cm behind a cube at the table's centre line, pushes
+  along +x at half speed for 8 steps, then holds still for 10: how far the cube and the gripper
+  moved, and the cube's sideways drift;
+- ``stopping``: the gripper moves at full speed for 3 steps (action (-1, 1, -1)), then the action
+  is zero for 4 steps: how far it coasts after the action stopped, on PandaPush and on PandaReach
+  (whose arm keeps the position servos it was tuned with).
+
+panda-gym runs only with the optional extra installed (``make install-compare``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+STRAIGHT_PUSH = (0.5, 8, 10)  # action along +x, steps pushing, steps holding
+STOP_ACTION = (-1.0, 1.0, -1.0)
+BEHIND = 0.05  # gripper start behind the cube's centre
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    experiment: str
+    metric: str
+    jaxik: float
+    panda_gym: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.panda_gym is None or self.panda_gym == 0:
+            return None
+        return self.jaxik / self.panda_gym
+
+
+def _jaxik(episodes: int, overrides: dict) -> dict[str, float]:
+    import jax
+    import jax.numpy as jnp
+
+    import envs
+    from envs import ik, panda_model, scripted
+
+    env = envs.make("PandaPush", **overrides)
+    control = env.control
+
+    def pushed(key):
+        state = env.reset(key)
+
+        def step(state, _):
+            obs = state.obs
+            after = env.step(state, scripted.push(obs["observation"], obs["desired_goal"]))
+            after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
+            return after, after.metrics["success"]
+
+        return jax.lax.scan(step, state, None, length=50)[1].max()
+
+    def untouched(key):
+        state = env.reset(key)
+
+        def step(state, key):
+            point = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0)
+            point = point * jnp.array([0.1, 0.15, 0.05]) + jnp.array([-0.15, 0.0, 0.25])
+            action = jnp.clip((point - state.obs["observation"][:3]) / 0.05, -1.0, 1.0)
+            state = env.step(state, action)
+            return state, state.obs["observation"]
+
+        start = state.obs["observation"][6:9]
+        obs = jax.lax.scan(step, state, jax.random.split(key, 50))[1]
+        moved = jnp.linalg.norm(obs[:, 6:9] - start, axis=-1).max()
+        return obs[-1, 8], moved, jnp.linalg.norm(obs[:, 15:18], axis=-1).max()
+
+    def start_at(ee, cube):
+        neutral = jnp.asarray(panda_model.NEUTRAL_QPOS, jnp.float32)
+        down = jnp.asarray(panda_model.EE_DOWN_ROTATION, jnp.float32)
+
+        def refine(_, arm):
+            step = ik.dls_step(control.chain, arm, ee, down, 0.01)
+            return jnp.clip(arm + step, control.qpos_low, control.qpos_high)
+
+        arm = jax.lax.fori_loop(0, 200, refine, neutral)
+        return env.state_at(arm, cube, jnp.array([1.0, 1.0, 0.02]))  # a goal never reached
+
+    def straight(y):
+        cube = jnp.array([-0.1, 0.0, 0.02]).at[1].set(y)
+        state = start_at(cube + jnp.array([-BEHIND, 0.0, scripted.PUSH_HEIGHT - 0.02]), cube)
+        speed, pushing, holding = STRAIGHT_PUSH
+        actions = jnp.concatenate(
+            [jnp.tile(jnp.array([speed, 0.0, 0.0]), (pushing, 1)), jnp.zeros((holding, 3))]
+        )
+        first = state.obs["observation"]
+        last = jax.lax.scan(lambda s, a: (env.step(s, a), None), state, actions)[0]
+        last = last.obs["observation"]
+        return last[6] - first[6], last[0] - first[0], jnp.abs(last[7] - first[7])
+
+    def stopping(env):
+        state = env.reset(jax.random.key(0))
+        actions = jnp.concatenate([jnp.tile(jnp.array(STOP_ACTION), (3, 1)), jnp.zeros((4, 3))])
+        ee = jax.lax.scan(lambda s, a: (env.step(s, a), s.obs["observation"][:3]), state, actions)
+        trail = jnp.concatenate([ee[1], ee[0].obs["observation"][None, :3]])
+        return jnp.linalg.norm(trail[-1] - trail[3])
+
+    keys = jax.random.split(jax.random.key(0), episodes)
+    success = jax.jit(jax.vmap(pushed))(keys)
+    height, moved, spin = jax.jit(jax.vmap(untouched))(keys)
+    cube_dx, ee_dx, drift = jax.jit(jax.vmap(straight))(jnp.array([-0.1, 0.0, 0.1]))
+    coast = jax.jit(lambda: stopping(env))()
+    reach = envs.make("PandaReach")
+    reach_coast = jax.jit(lambda: stopping(reach))()
+    return _summary(success, height, moved, spin, cube_dx, ee_dx, drift, coast, reach_coast)
+
+
+def _summary(
+    success, height, moved, spin, cube_dx, ee_dx, drift, coast, reach_coast
+) -> dict[str, float]:
+    return {
+        "success": float(np.mean(success)),
+        "rest height (m)": float(np.median(height)),
+        "untouched: largest move (m)": float(np.max(moved)),
+        "untouched: peak spin (rad/s)": float(np.max(spin)),
+        "cube travel (m)": float(np.median(cube_dx)),
+        "gripper travel (m)": float(np.median(ee_dx)),
+        "cube sideways drift (m)": float(np.median(drift)),
+        "coast after the action stops (m)": float(coast),
+        "PandaReach: coast after the action stops (m)": float(reach_coast),
+    }
+
+
+def _panda_gym(episodes: int) -> dict[str, float]:
+    import gymnasium as gym
+    import jax
+    import panda_gym  # noqa: F401  (registers PandaPush-v3)
+
+    from envs import scripted
+
+    push = jax.jit(scripted.push)
+
+    env = gym.make("PandaPush-v3")
+    task, robot, sim = env.unwrapped.task, env.unwrapped.robot, env.unwrapped.sim
+    rng = np.random.default_rng(0)
+
+    def act(action):
+        obs, *_ = env.step(np.asarray(action, np.float32))
+        return obs
+
+    success = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=episode)
+        done = False
+        for _ in range(50):
+            obs, _, terminated, truncated, info = env.step(
+                np.asarray(push(obs["observation"], obs["desired_goal"]), np.float32)
+            )
+            done = done or bool(info["is_success"])
+            if terminated or truncated:
+                break
+        success.append(done)
+
+    height, moved, spin = [], [], []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=episode)
+        start, peak, travel = obs["observation"][6:9], 0.0, 0.0
+        for _ in range(50):
+            point = rng.uniform(-1, 1, 3) * [0.1, 0.15, 0.05] + [-0.15, 0.0, 0.25]
+            obs = act(np.clip((point - obs["observation"][:3]) / 0.05, -1, 1))
+            peak = max(peak, float(np.linalg.norm(obs["observation"][15:18])))
+            travel = max(travel, float(np.linalg.norm(obs["observation"][6:9] - start)))
+        height.append(obs["observation"][8])
+        moved.append(travel)
+        spin.append(peak)
+
+    def start_at(ee, cube):
+        env.reset(seed=0)
+        angles = np.array(robot.neutral_joint_values)
+        for _ in range(20):  # PyBullet's IK from where its last answer put the arm
+            arm = robot.inverse_kinematics(11, np.asarray(ee), np.array([1.0, 0.0, 0.0, 0.0]))
+            angles[:7] = arm[:7]
+            robot.set_joint_angles(angles)
+        sim.set_base_pose("object", np.asarray(cube), np.array([0.0, 0.0, 0.0, 1.0]))
+        task.goal = np.array([1.0, 1.0, 0.02])  # never reached
+        return env.unwrapped._get_obs()
+
+    cube_dx, ee_dx, drift = [], [], []
+    speed, pushing, holding = STRAIGHT_PUSH
+    for y in (-0.1, 0.0, 0.1):
+        cube = np.array([-0.1, y, 0.02])
+        offset = np.array([-BEHIND, 0.0, scripted.PUSH_HEIGHT - 0.02])
+        first = start_at(cube + offset, cube)["observation"]
+        for step in range(pushing + holding):
+            last = act([speed, 0.0, 0.0] if step < pushing else [0.0, 0.0, 0.0])["observation"]
+        cube_dx.append(last[6] - first[6])
+        ee_dx.append(last[0] - first[0])
+        drift.append(abs(last[7] - first[7]))
+
+    def stopping(env):
+        obs, _ = env.reset(seed=0)
+        trail = [obs["observation"][:3]]
+        for step in range(7):
+            action = STOP_ACTION if step < 3 else [0.0, 0.0, 0.0]
+            trail.append(env.step(np.asarray(action, np.float32))[0]["observation"][:3])
+        env.close()
+        return float(np.linalg.norm(trail[-1] - trail[3]))
+
+    coast, reach_coast = stopping(env), stopping(gym.make("PandaReach-v3"))
+    return _summary(success, height, moved, spin, cube_dx, ee_dx, drift, coast, reach_coast)
+
+
+EXPERIMENTS = {
+    "success": "scripted push",
+    "rest height (m)": "untouched cube",
+    "untouched: largest move (m)": "untouched cube",
+    "untouched: peak spin (rad/s)": "untouched cube",
+    "cube travel (m)": "straight push",
+    "gripper travel (m)": "straight push",
+    "cube sideways drift (m)": "straight push",
+    "coast after the action stops (m)": "stopping",
+    "PandaReach: coast after the action stops (m)": "stopping",
+}
+
+
+def measure(episodes: int, overrides: dict, vs_pandagym: bool) -> list[Row]:
+    ours = _jaxik(episodes, overrides)
+    theirs = _panda_gym(episodes) if vs_pandagym else {}
+    return [Row(EXPERIMENTS[k], k, v, theirs.get(k)) for k, v in ours.items()]
+
+
+def table(rows: list[Row], episodes: int) -> str:
+    lines = [
+        f"Scripted push over {episodes} episodes each; the straight push is the median of cubes "
+        "at y = -0.1, 0 and 0.1 m.",
+        "",
+        "| experiment | metric | jaxik | panda-gym | jaxik / panda-gym |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        theirs = "" if row.panda_gym is None else f"{row.panda_gym:.4g}"
+        ratio = "" if row.ratio is None else f"{row.ratio:.2f}"
+        lines.append(f"| {row.experiment} | {row.metric} | {row.jaxik:.4g} | {theirs} | {ratio} |")
+    return "\n".join(lines)
+
+
+def plot(path: Path, rows: list[Row]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [r for r in rows if r.metric != "success"]
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    positions = np.arange(len(shown))
+    axis.barh(positions - 0.2, [r.jaxik for r in shown], height=0.4, label="jaxik")
+    if any(r.panda_gym is not None for r in shown):
+        axis.barh(positions + 0.2, [r.panda_gym or 0 for r in shown], height=0.4, label="panda-gym")
+    axis.set_yticks(positions, [r.metric for r in shown], fontsize=7)
+    axis.set_xscale("symlog", linthresh=0.01)
+    axis.legend()
+    success = next(r for r in rows if r.metric == "success")
+    theirs = "" if success.panda_gym is None else f", panda-gym {success.panda_gym:.1%}"
+    axis.set_title(
+        f"PandaPush: scripted push success jaxik {success.jaxik:.1%}{theirs}", fontsize=9
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
