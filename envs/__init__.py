@@ -1,8 +1,9 @@
-"""MJX reach environments: the Franka Panda of panda-gym's PandaReach, and a 2-D arm.
+"""MJX environments: the Franka Panda of panda-gym's PandaReach and PandaPush, and a 2-D arm.
 
 import envs
 env = envs.make("PandaReach")                 # or PandaReachDense, PandaReachJoints,
-                                              # PandaReachJointsDense, PlanarReach
+                                              # PandaReachJointsDense, PandaPush (and its
+                                              # Dense / Joints variants), PlanarReach
 env = envs.make("PandaReach", terminate_on_success=False)
 train_env = envs.AutoResetWrapper(env)        # new goal at every reset, final obs kept
 """
