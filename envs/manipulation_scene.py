@@ -53,7 +53,7 @@ class ContactSettings:
     iterations: int  # constraint-solver iterations per physics step
     ls_iterations: int  # line-search iterations per solver iteration
     impedance: tuple[float, float]  # MuJoCo's solimp dmin, dmax (the contact's softness)
-    warmstart: bool = True  # start the solver from the last step's accelerations
+    warmstart: bool  # start the solver from the last step's accelerations
 
 
 def build(
