@@ -79,7 +79,8 @@ def test_statistics():
 def test_a_run_inside_a_vmapped_scan_equals_it_trained_alone():
     """Seeds 0 and 1 at one learning rate and seed 0 at another, in one vmapped program, against
     each trained by itself: unbatched, its hyperparameters given as the host loop gives a
-    single run's (one program compiled for the three)."""
+    single run's (one program compiled for the three). make_train's ``train`` is pure: it runs
+    whole under jit and vmap, one program for every run."""
     base = config.load(None, SMALL)
     runs = [
         config.load(None, {**SMALL, "seed": seed, "learning_rate": lr})
@@ -87,6 +88,8 @@ def test_a_run_inside_a_vmapped_scan_equals_it_trained_alone():
     ]
     keys = jax.vmap(jax.random.key)(np.asarray([r.seed for r in runs]))
     _, scanned = jax.jit(jax.vmap(trainer.make_train(base)))(keys, hyperparams.stack(runs))
+    assert scanned["eval_success"].shape == (3, 3)  # [runs, evaluations]
+    assert (scanned["env_steps"][:, -1] == 3 * 512).all()
     train_alone = jax.jit(trainer.make_train(base))
     for i, cfg in enumerate(runs):
         _, alone = train_alone(jax.random.key(cfg.seed), hyperparams.from_config(cfg))

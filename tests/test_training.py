@@ -80,15 +80,6 @@ def test_same_seed_same_metrics_different_seed_different_metrics_one_trace():
     assert first[-1]["eval_return"] != other[-1]["eval_return"]
 
 
-def test_train_is_pure_and_vmaps_over_seeds():
-    """make_train's train(key) runs whole under jit and vmap: one program, several seeds."""
-    train = jax.jit(jax.vmap(trainer.make_train(small_config())))
-    _, metrics = train(jax.random.split(jax.random.key(0), 2))
-    assert metrics["eval_success"].shape == (2, 3)
-    assert not np.array_equal(metrics["critic_loss"][0], metrics["critic_loss"][1])
-    assert metrics["env_steps"][0, -1] == 3 * 512
-
-
 def test_train_py_writes_every_output(tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(
