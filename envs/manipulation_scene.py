@@ -1,5 +1,5 @@
 """The Panda with an object on the table, for the manipulation tasks: the scene, the contacts it
-simulates, and the solver settings those contacts need. docs/manipulation_physics.md gives the
+simulates, and the solver settings those contacts need. docs/panda_manipulation_tasks.md gives the
 measurements behind every number here.
 
 Only the contacts a task needs are simulated, each as an explicit pair with the friction that

@@ -57,7 +57,7 @@ TASKS = {
 @dataclasses.dataclass(frozen=True)
 class PandaManipulationConfig:
     """Settings of a manipulation task. Defaults are panda-gym's PandaPush-v3, and the physics
-    settings docs/manipulation_physics.md chose."""
+    settings docs/panda_manipulation_tasks.md chose."""
 
     task: str = check.setting("push", check=check.one_of(tuple(TASKS)))
     """Which task (``TASKS``)."""
