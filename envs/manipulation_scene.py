@@ -11,7 +11,8 @@ table box, which stays for the picture).
 The arm is the reach task's (envs/assets/panda.xml), with two changes. Its actuators are torque
 motors driven by envs/velocity_motor.py (panda-gym's velocity servos; the joints lose their
 damping, which PyBullet's Panda does not have). With the gripper closed (Push, Slide) its two
-welded fingers are one box, the shape they make together: half the contacts of two.
+welded fingers are one box, the shape they make together: half the contacts of two. Against a
+cylinder (Slide's puck), which MJX does not collide with boxes, they are a capsule in that box.
 """
 
 from __future__ import annotations
@@ -23,22 +24,47 @@ import numpy as np
 
 from envs import panda_model
 
+SHAPES = ("box", "cylinder")
+FRICTION_CONES = {
+    "pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL,
+    "elliptic": mujoco.mjtCone.mjCONE_ELLIPTIC,
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class ObjectSpec:
-    """One free rigid object. ``size``: a box's half extents [3]."""
+    """One free rigid object. ``size``: a box's half extents [3]; a cylinder's (radius, radius,
+    half height), its axis along z."""
 
     name: str
+    shape: str  # SHAPES
     size: tuple[float, float, float]
     mass: float
     table_friction: float  # sliding friction against the table top, as the pair has it in effect
     gripper_friction: float  # against the fingers
+    damping: float  # velocity damping per second (OBJECT_DAMPING or 0)
     rgba: tuple[float, float, float, float]
 
+    @property
+    def half_height(self) -> float:
+        """Height of the centre above the table when the object stands on it."""
+        return self.size[2]
 
+
+OBJECT_DAMPING = 0.04
+"""Bullet slows every free body by 0.04 of its velocity per second (its multibodies' default
+linear and angular damping): a puck sliding at 0.5 m/s on friction 0.02 stops 8 % sooner for it.
+Here it is each object's joint damping (N s/m per kg; N m s per kg m^2 about each axis)."""
 # panda-gym's cube: a 4 cm edge, 1 kg. Bullet's default lateral friction is 0.5 for the cube and
 # the table, and the fingers have 1.0: the products are 0.25 (cube-table), 0.5 (cube-fingers).
-CUBE = ObjectSpec("object", (0.02, 0.02, 0.02), 1.0, 0.25, 0.5, (0.1, 0.1, 0.9, 1.0))
+# Undamped: against friction 0.25 Bullet's damping slows a pushed cube by under 1 %, and
+# PandaPush's physics was measured without it.
+CUBE = ObjectSpec("object", "box", (0.02, 0.02, 0.02), 1.0, 0.25, 0.5, 0.0, (0.1, 0.1, 0.9, 1.0))
+# panda-gym's puck (Slide): radius 3 cm, 3 cm tall, 1 kg, lateral friction 0.04: 0.02 against
+# the table (0.5), 0.04 against the fingers (1.0).
+PUCK = ObjectSpec(
+    "object", "cylinder", (0.03, 0.03, 0.015), 1.0, 0.02, 0.04, OBJECT_DAMPING, (0.1, 0.1, 0.9, 1.0)
+)
 GRIPPER_TABLE_FRICTION = 0.5  # fingers 1.0 x table 0.5
 CLOSED_FINGERS = {"pos": (0.0, 0.0, 0.08), "size": (0.01, 0.016, 0.025), "mass": 0.03}
 """The two closed fingers as one box in the hand's frame: the union of envs/assets/panda.xml's
@@ -54,17 +80,20 @@ class ContactSettings:
     ls_iterations: int  # line-search iterations per solver iteration
     impedance: tuple[float, float]  # MuJoCo's solimp dmin, dmax (the contact's softness)
     warmstart: bool  # start the solver from the last step's accelerations
+    cone: str  # FRICTION_CONES: the friction cone's shape
 
 
 def build(
     objects: tuple[ObjectSpec, ...],
+    table_x: tuple[float, float],
     timestep: float,
     contact: ContactSettings,
     backend: str = "auto",
 ) -> mujoco.MjModel:
     """The Panda scene with ``objects`` (each with a free joint after the arm's 7 hinges, so
     qpos = [arm 7, then per object position 3 and quaternion (w, x, y, z) 4] and qvel = [arm 7,
-    then per object linear velocity (world frame) 3 and angular velocity (object frame) 3])."""
+    then per object linear velocity (world frame) 3 and angular velocity (object frame) 3]) on
+    a table drawn from x = ``table_x[0]`` to ``table_x[1]`` (its top, a plane, has no edge)."""
     spec = mujoco.MjSpec.from_file(str(panda_model.MODEL_PATH))
     choice = panda_model.physics_choice(backend)
     spec.option.timestep = timestep
@@ -72,6 +101,7 @@ def build(
     spec.option.solver = choice.solver
     spec.option.iterations = contact.iterations
     spec.option.ls_iterations = contact.ls_iterations
+    spec.option.cone = FRICTION_CONES[contact.cone]
     # Contacts need the constraint solver every step anyway, so the joints' limits come at
     # little extra cost (7 rows beside the contacts' 48): a flailing arm stays in its ranges.
     spec.option.disableflags &= ~int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
@@ -87,6 +117,8 @@ def build(
         actuator.biasprm[:3] = 0.0
         actuator.ctrlrange = [-limit, limit]
 
+    drawn = spec.geom("table")
+    drawn.pos[0], drawn.size[0] = sum(table_x) / 2, (table_x[1] - table_x[0]) / 2
     table = spec.worldbody.add_geom(
         name="table_top",
         type=mujoco.mjtGeom.mjGEOM_PLANE,
@@ -105,22 +137,43 @@ def build(
         size=list(CLOSED_FINGERS["size"]),
         mass=CLOSED_FINGERS["mass"],
     )
+    if any(obj.shape == "cylinder" for obj in objects):
+        # MJX collides a cylinder with capsules, not boxes: against cylinders the fingers are
+        # the capsule inside their box, as wide (2 cm) along x and as long.
+        half_x, _, half_z = CLOSED_FINGERS["size"]
+        hand.add_geom(
+            name="finger_tips",
+            type=mujoco.mjtGeom.mjGEOM_CAPSULE,
+            pos=list(CLOSED_FINGERS["pos"]),
+            size=[half_x, half_z - half_x, 0.0],
+            contype=0,
+            conaffinity=0,
+            mass=0.0,
+            rgba=[0, 0, 0, 0],
+        )
     pairs = [(table.name, "fingers", GRIPPER_TABLE_FRICTION)]
     for obj in objects:
-        body = spec.worldbody.add_body(name=obj.name, pos=[0.0, 0.0, obj.size[2]])
+        body = spec.worldbody.add_body(name=obj.name, pos=[0.0, 0.0, obj.half_height])
         body.add_freejoint(name=obj.name)
-        body.add_geom(
-            name=obj.name,
-            type=mujoco.mjtGeom.mjGEOM_BOX,
-            size=list(obj.size),
-            mass=obj.mass,
-            rgba=list(obj.rgba),
-        )
+        geom = body.add_geom(name=obj.name, mass=obj.mass, rgba=list(obj.rgba))
         pairs += [(obj.name, table.name, obj.table_friction)]
-        pairs += [(obj.name, "fingers", obj.gripper_friction)]
+        if obj.shape == "box":
+            geom.type, geom.size = mujoco.mjtGeom.mjGEOM_BOX, list(obj.size)
+            pairs += [(obj.name, "fingers", obj.gripper_friction)]
+        else:
+            geom.type = mujoco.mjtGeom.mjGEOM_CYLINDER
+            geom.size = [obj.size[0], obj.half_height, 0.0]
+            pairs += [(obj.name, "finger_tips", obj.gripper_friction)]
     for first, second, friction in pairs:
         pair = spec.add_pair(geomname1=first, geomname2=second)
         pair.condim = 3  # sliding friction; panda-gym's spinning and rolling friction are ~0
         pair.friction = [friction, friction, 0.0, 0.0, 0.0]
         pair.solimp = [*contact.impedance, 0.001, 0.5, 2.0]
-    return spec.compile()
+    model = spec.compile()
+    for obj in objects:
+        dofs = model.jnt_dofadr[model.joint(obj.name).id] + np.arange(6)
+        body = model.body(obj.name)
+        model.dof_damping[dofs] = obj.damping * np.concatenate(
+            [np.repeat(body.mass, 3), body.inertia]
+        )
+    return model

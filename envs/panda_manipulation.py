@@ -4,7 +4,8 @@ One environment, pure ``reset``/``step``; batch it with ``jax.vmap``. Actions be
 targets as in the reach task (envs/arm_control.py); panda-gym's velocity servos turn them into
 joint torques (envs/velocity_motor.py); the scene adds the object and the contacts
 (envs/manipulation_scene.py). A task is data (``TaskSpec``): its objects, where they start, where
-goals fall, whether the gripper is closed. Today: ``push`` (panda-gym's PandaPush-v3).
+goals fall, the table's length. Today: ``push`` and ``slide`` (panda-gym's PandaPush-v3 and
+PandaSlide-v3, both with the gripper closed).
 
 Observation (panda-gym's layout, float32): ee position 3, ee linear velocity 3, then per object
 position 3, rotation 3 (Euler angles x-y-z, as PyBullet's ``getEulerFromQuaternion``), linear
@@ -39,8 +40,10 @@ class TaskSpec:
 
     objects: tuple[ObjectSpec, ...]
     object_xy_range: float  # each object starts at xy uniform in [-range/2, range/2]^2, at rest
-    goal_xy_range: float  # goal xy uniform in [-range/2, range/2]^2
-    goal_z: float  # goal height (the object's centre when it rests on the table)
+    goal_xy_range: float  # goal xy uniform in [-range/2, range/2]^2 around (goal_x, 0)
+    goal_x: float  # the x of the goal square's centre
+    goal_z: float  # goal height
+    table_x: tuple[float, float]  # the table's extent along x (drawn; its top has no edge)
 
 
 TASKS = {
@@ -49,7 +52,21 @@ TASKS = {
         objects=(manipulation_scene.CUBE,),
         object_xy_range=0.3,
         goal_xy_range=0.3,
-        goal_z=manipulation_scene.CUBE.size[2],
+        goal_x=0.0,
+        goal_z=manipulation_scene.CUBE.half_height,
+        table_x=(-0.85, 0.25),
+    ),
+    # panda-gym's Slide: the puck starts where Push's cube does; goals lie 0.25-0.55 m along x,
+    # mostly beyond the gripper's reach, so the puck must be struck and slide there. The goal's
+    # height is panda-gym's 0.03 m, twice the resting puck's centre: success needs the puck
+    # within 0.0477 m of the goal in xy.
+    "slide": TaskSpec(
+        objects=(manipulation_scene.PUCK,),
+        object_xy_range=0.3,
+        goal_xy_range=0.3,
+        goal_x=0.4,
+        goal_z=0.03,
+        table_x=(-0.8, 0.6),
     ),
 }
 
@@ -87,6 +104,13 @@ class PandaManipulationConfig:
     """Start the constraint solver from the last physics step's accelerations. Off, it starts
     from the unconstrained ones: the arm's are then exact, and the few iterations go to the
     contacts (warm-started, an untouched cube picked up spin from the arm's changing torques)."""
+    friction_cone: str = check.setting(
+        "pyramidal", check=check.one_of(tuple(manipulation_scene.FRICTION_CONES))
+    )
+    """The shape of every contact's friction cone: "pyramidal" (MuJoCo's default, 4 rows per
+    contact) or "elliptic" (3 rows, a nonlinear cone). The few solver iterations converge on a
+    pyramid of friction 0.25 (Push), but not on the narrow one of Slide's 0.02: the resting puck
+    rocked and jumped until 20 iterations; on an elliptic cone it rests at 4."""
     ee_step: float = check.setting(0.05, check=check.check_positive)
     """Metres of ee target displacement per unit action (ee control)."""
     joint_step: float = check.setting(0.05, check=check.check_positive)
@@ -111,7 +135,11 @@ class PandaManipulationConfig:
     @property
     def contact(self) -> ContactSettings:
         return ContactSettings(
-            self.solver_iterations, self.ls_iterations, self.contact_impedance, self.warmstart
+            self.solver_iterations,
+            self.ls_iterations,
+            self.contact_impedance,
+            self.warmstart,
+            self.friction_cone,
         )
 
 
@@ -141,7 +169,7 @@ class PandaManipulation(GoalEnv):
         self.task = TASKS[config.task]
         timestep = config.ctrl_dt / config.n_substeps
         self.mj_model = manipulation_scene.build(
-            self.task.objects, timestep, config.contact, config.physics_backend
+            self.task.objects, self.task.table_x, timestep, config.contact, config.physics_backend
         )
         self.model = mjx.put_model(self.mj_model)
         arm_model = panda_model.load(timestep, backend=config.physics_backend)
@@ -167,7 +195,7 @@ class PandaManipulation(GoalEnv):
         """[3]: xy uniform in the goal square, z the task's goal height."""
         half = self.task.goal_xy_range / 2
         xy = jax.random.uniform(key, (2,), minval=-half, maxval=half)
-        return jnp.concatenate([xy, jnp.full((1,), self.task.goal_z)])
+        return jnp.concatenate([xy.at[0].add(self.task.goal_x), jnp.full((1,), self.task.goal_z)])
 
     def sample_start(self, key: jax.Array) -> ArmState:
         """The arm at its neutral pose and the objects at rest, upright, on the table."""
@@ -178,7 +206,7 @@ class PandaManipulation(GoalEnv):
         ):
             xy = jax.random.uniform(obj_key, (2,), minval=-half, maxval=half)
             start = ARM_DOF + 7 * i
-            pose = jnp.concatenate([xy, jnp.array([obj.size[2], 1.0, 0.0, 0.0, 0.0])])
+            pose = jnp.concatenate([xy, jnp.array([obj.half_height, 1.0, 0.0, 0.0, 0.0])])
             qpos = qpos.at[start : start + 7].set(pose)
         return self._rest.replace(qpos=qpos)
 

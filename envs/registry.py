@@ -16,13 +16,17 @@ _PANDA_VARIANTS = {
     "PandaReachJoints": {"control_type": "joints", "reward_type": "sparse"},
     "PandaReachJointsDense": {"control_type": "joints", "reward_type": "dense"},
 }
+# Each manipulation task's own settings: the puck's friction (0.02) needs elliptic friction cones
+# (envs/panda_manipulation.py, friction_cone).
+_MANIPULATION_TASKS = {"Push": {}, "Slide": {"friction_cone": "elliptic"}}
 _MANIPULATION_VARIANTS = {
     f"Panda{task}{joints}{dense}": {
         "task": task.lower(),
+        **settings,
         "control_type": "joints" if joints else "ee",
         "reward_type": "dense" if dense else "sparse",
     }
-    for task in ("Push",)
+    for task, settings in _MANIPULATION_TASKS.items()
     for joints in ("", "Joints")
     for dense in ("", "Dense")
 }

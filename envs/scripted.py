@@ -11,6 +11,9 @@ import jax
 import jax.numpy as jnp
 
 CUBE_HALF = 0.02  # half the cube's edge
+PUCK_RADIUS = 0.03
+PUCK_FRICTION = 0.02  # the puck's sliding friction on the table
+GRAVITY = 9.81
 FINGER_HALF = 0.01  # half the closed fingers' thickness along a push
 PUSH_HEIGHT = 0.015  # ee (fingertip) height while pushing: below the cube's centre
 CLEAR_HEIGHT = 0.09  # ee height that clears the cube when moving over it
@@ -19,14 +22,19 @@ CTRL_DT = 0.04  # seconds per control step
 
 
 def push(
-    observation: jax.Array, desired_goal: jax.Array, speed: float = 0.5, approach: float = 0.6
+    observation: jax.Array,
+    desired_goal: jax.Array,
+    speed: float = 0.5,
+    approach: float = 0.6,
+    half: float = CUBE_HALF,
 ) -> jax.Array:
     """Ee-control action [3] that pushes the object towards the goal, for a closed gripper.
 
     observation: [18] (ee position, ee velocity, object position, ...); desired_goal: [3].
     Get behind the object on the line from the goal through it (rise first, and cross over at a
     height that clears it), go down, push along the line. ``speed``: the largest action
-    component while pushing (1.0 moves the target 5 cm a step); ``approach``: elsewhere.
+    component while pushing (1.0 moves the target 5 cm a step); ``approach``: elsewhere;
+    ``half``: the object's half width along the push.
     """
     observation, desired_goal = jnp.asarray(observation), jnp.asarray(desired_goal)
     ee, velocity, obj = observation[:3], observation[3:6], observation[6:9]
@@ -35,7 +43,7 @@ def push(
     offset = (ee - obj).at[2].set(0.0)
     along = offset @ direction  # negative: behind the object
     sideways = jnp.linalg.norm(offset - along * direction)
-    contact = CUBE_HALF + FINGER_HALF  # ee to object centre when the fingers touch it
+    contact = half + FINGER_HALF  # ee to object centre when the fingers touch it
     behind = (obj - (contact + 0.03) * direction).at[2].set(PUSH_HEIGHT)
     low = ee[2] < PUSH_HEIGHT + 0.015
     pushing = low & (along < -contact + 0.015) & (sideways < 0.025)
@@ -52,3 +60,31 @@ def push(
     limit = jnp.where(pushing, speed, approach)
     ahead = ee + velocity * CTRL_DT  # where the arm's own motion takes it over the next step
     return jnp.clip((target - ahead) / EE_STEP, -limit, limit)
+
+
+def slide(observation: jax.Array, desired_goal: jax.Array, approach: float = 0.6) -> jax.Array:
+    """Ee-control action [3] that strikes the puck so that it slides to the goal (Slide).
+
+    observation: [18]; desired_goal: [3]. Line up behind the puck as ``push`` does, then push it
+    along the line at the speed v from which friction stops it at the goal (v^2 = 2 mu g d, d the
+    distance left), and stand still once it moves that fast: the puck slides on alone.
+    """
+    observation, desired_goal = jnp.asarray(observation), jnp.asarray(desired_goal)
+    ee, velocity, puck, puck_velocity = (observation[i : i + 3] for i in (0, 3, 6, 12))
+    to_goal = (desired_goal - puck).at[2].set(0.0)
+    distance = jnp.linalg.norm(to_goal)
+    direction = to_goal / jnp.maximum(distance, 1e-6)
+    needed = jnp.sqrt(2 * PUCK_FRICTION * GRAVITY * distance)  # m/s
+    sliding = jnp.linalg.norm(puck_velocity[:2]) > 0.02
+    striking = puck_velocity[:2] @ direction[:2] < 0.9 * needed  # not yet fast enough
+    lined_up = push(observation, desired_goal, speed=0.0, approach=approach, half=PUCK_RADIUS)
+    offset = (ee - puck).at[2].set(0.0)
+    along = offset @ direction
+    sideways = jnp.linalg.norm(offset - along * direction)
+    ready = (ee[2] < PUSH_HEIGHT + 0.015) & (along < 0.0) & (sideways < 0.025)
+    strike = (
+        direction * needed * CTRL_DT / EE_STEP + (PUSH_HEIGHT - ee[2]) / EE_STEP * jnp.eye(3)[2]
+    )
+    hold = -velocity * CTRL_DT / EE_STEP  # brake: the target where the ee is now
+    action = jnp.where(sliding & ~striking, hold, jnp.where(ready & striking, strike, lined_up))
+    return jnp.clip(action, -1.0, 1.0)

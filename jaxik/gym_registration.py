@@ -2,8 +2,9 @@
 
     jaxik/PandaReach-v0, jaxik/PandaReachDense-v0, jaxik/PandaReachJoints-v0,
     jaxik/PandaReachJointsDense-v0, jaxik/PandaPush-v0, jaxik/PandaPushDense-v0,
-    jaxik/PandaPushJoints-v0, jaxik/PandaPushJointsDense-v0, jaxik/PlanarReach-v0,
-    jaxik/PlanarReachDense-v0
+    jaxik/PandaPushJoints-v0, jaxik/PandaPushJointsDense-v0, jaxik/PandaSlide-v0,
+    jaxik/PandaSlideDense-v0, jaxik/PandaSlideJoints-v0, jaxik/PandaSlideJointsDense-v0,
+    jaxik/PlanarReach-v0, jaxik/PlanarReachDense-v0
 
 ``gymnasium.make(id, **env_config)`` gives a ``gymnasium.Env`` and ``gymnasium.make_vec(id,
 num_envs=N)`` a ``gymnasium.vector.VectorEnv`` of one jitted, vmapped MJX batch (jaxik.gym_envs).
@@ -21,6 +22,10 @@ TASKS = (
     "PandaPushDense",
     "PandaPushJoints",
     "PandaPushJointsDense",
+    "PandaSlide",
+    "PandaSlideDense",
+    "PandaSlideJoints",
+    "PandaSlideJointsDense",
     "PlanarReach",
     "PlanarReachDense",
 )

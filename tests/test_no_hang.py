@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
         ("PandaReach", {"contacts": True}),
         ("PandaPush", {}),
         ("PandaPushJoints", {}),
+        ("PandaSlide", {}),
     ],
-    ids=["ee", "joints", "joint_limits", "contacts", "push", "push_joints"],
+    ids=["ee", "joints", "joint_limits", "contacts", "push", "push_joints", "slide"],
 )
 def test_no_lapack_call_in_a_batched_step(name, overrides):
     env = envs.AutoResetWrapper(envs.make(name, **overrides))
@@ -76,9 +77,16 @@ print(observation.shape[0], bool(jnp.isfinite(observation).all()))
 """
 
 
-# PandaPush's run (a minute of compiling and contact physics) is in the slow suite; the LAPACK
-# check above covers its step in the default suite.
-@pytest.mark.parametrize("name", ["PandaReach", pytest.param("PandaPush", marks=pytest.mark.slow)])
+# PandaPush's and PandaSlide's runs (a minute each of compiling and contact physics) are in the
+# slow suite; the LAPACK check above covers their steps in the default suite.
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PandaReach",
+        pytest.param("PandaPush", marks=pytest.mark.slow),
+        pytest.param("PandaSlide", marks=pytest.mark.slow),
+    ],
+)
 def test_documented_pattern_runs_at_4096_environments(name):
     """The jit(vmap(step)) of docs/environments.md called from a Python loop: PandaReach compiles
     in ~20 s and steps in well under a second here; before the fix it never returned."""

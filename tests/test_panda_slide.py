@@ -1,0 +1,111 @@
+"""PandaSlide: panda-gym's layout and distributions, a puck that rests where nothing touches it,
+and a struck puck that slides as far as its friction (0.02) and Bullet's damping let it.
+
+One compiled rollout serves the physics checks: in half the environments the puck is set
+sliding and the arm holds still; in the other half the arm waves high above the puck.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from envs import manipulation_scene
+
+HALF_RANGE = 0.15
+PUCK_HALF_HEIGHT = 0.015
+EPISODES = 16  # per half of the rollout
+STEPS = 50
+SPEED = 0.3  # m/s, along x, given to the puck at the first step (it stops within 40 steps)
+GRAVITY = 9.81
+
+
+@pytest.fixture(scope="module")
+def slide():
+    return envs.make("PandaSlide")
+
+
+@pytest.fixture(scope="module")
+def rollout(slide):
+    """The puck's observation block [2 * EPISODES, STEPS, 12]: the first ``EPISODES`` pucks
+    slide off at ``SPEED`` from x = -0.15 (the arm still), the others rest (the arm waves)."""
+
+    def episode(key, struck):
+        start_key, action_key = jax.random.split(key)
+        state = slide.reset(start_key)
+        scene = state.pipeline_state
+        qpos = jnp.where(struck, scene.qpos.at[7:9].set(jnp.array([-0.15, 0.0])), scene.qpos)
+        qvel = jnp.where(struck, scene.qvel.at[7].set(SPEED), scene.qvel)
+        state = state.replace(pipeline_state=scene.replace(qpos=qpos, qvel=qvel))
+
+        def step(state, key):
+            ee = state.obs["observation"][:3]
+            point = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0) * jnp.array(
+                [0.1, 0.15, 0.05]
+            ) + jnp.array([-0.15, 0.0, 0.25])
+            wave = jnp.clip((point - ee) / 0.05, -1.0, 1.0)
+            after = slide.step(state, jnp.where(struck, jnp.zeros(3), wave))
+            return after, after.obs["observation"][6:]
+
+        return jax.lax.scan(step, state, jax.random.split(action_key, STEPS))[1]
+
+    keys = jax.random.split(jax.random.key(0), 2 * EPISODES)
+    struck = jnp.arange(2 * EPISODES) < EPISODES
+    return np.asarray(jax.jit(jax.vmap(episode))(keys, struck))
+
+
+def test_spaces_and_start_are_panda_gyms(slide):
+    assert slide.observation_size == {
+        "observation": (18,),
+        "achieved_goal": (3,),
+        "desired_goal": (3,),
+    }
+    assert slide.action_size == 3
+    states = jax.jit(jax.vmap(slide.reset))(jax.random.split(jax.random.key(1), 512))
+    obs = jax.tree.map(np.asarray, states.obs)
+    puck, goal = obs["observation"][:, 6:9], obs["desired_goal"]
+    np.testing.assert_array_equal(obs["achieved_goal"], puck)
+    np.testing.assert_allclose(puck[:, 2], PUCK_HALF_HEIGHT, atol=1e-6)  # at rest on the table
+    assert np.abs(puck[:, :2]).max() <= HALF_RANGE
+    assert np.abs(puck[:, :2]).max() > 0.9 * HALF_RANGE
+    # goals: x in [0.25, 0.55], y in [-0.15, 0.15], at panda-gym's height of 0.03
+    assert 0.25 <= goal[:, 0].min() < 0.27 and 0.53 < goal[:, 0].max() <= 0.55
+    assert np.abs(goal[:, 1]).max() <= HALF_RANGE and np.abs(goal[:, 1]).max() > 0.9 * HALF_RANGE
+    np.testing.assert_allclose(goal[:, 2], 0.03, rtol=1e-6)
+    assert np.abs(obs["observation"][:, 9:]).max() == 0.0  # upright and at rest
+
+
+def test_a_puck_nothing_touches_stays_where_it_is(rollout):
+    resting = rollout[EPISODES:]
+    position = resting[:, :, :3]
+    np.testing.assert_allclose(position[:, :, 2], PUCK_HALF_HEIGHT, atol=1.5e-3)
+    assert np.abs(position - position[:, :1]).max() < 1e-3  # not moved
+    # not tipped: the soft contact lets it lean by at most 0.016 rad (0.5 mm at the rim, measured)
+    assert np.abs(resting[:, :, 3:5]).max() < 0.03
+    # still: below 1e-4 m/s but for a momentary jolt of the soft contact (at most 0.019 m/s,
+    # measured), which moved no puck by 1 mm (above)
+    speed = np.linalg.norm(resting[:, :, 6:9], axis=-1)
+    assert np.median(speed) < 1e-4 and speed.max() < 0.05
+
+
+def test_a_struck_puck_slides_as_far_as_friction_and_damping_let_it(rollout):
+    """Decelerating at mu g + c v (mu = 0.02, c = 0.04 per second), a puck at v stops after
+    v / c - (mu g / c^2) ln(1 + c v / (mu g)): 0.222 m from 0.3 m/s (panda-gym's PandaSlide-v3
+    slid 0.219 m, set going as here); without the damping it would be 0.229 m."""
+    struck = rollout[:EPISODES]
+    mu_g = manipulation_scene.PUCK.table_friction * GRAVITY
+    c = manipulation_scene.OBJECT_DAMPING
+    expected = SPEED / c - mu_g / c**2 * np.log1p(c * SPEED / mu_g)
+    travel = struck[:, -1, 0] + 0.15
+    np.testing.assert_allclose(travel, expected, rtol=0.02)
+    assert np.abs(struck[:, :, 1]).max() < 0.01  # straight along x
+    assert np.linalg.norm(struck[:, -1, 6:9], axis=-1).max() < 1e-3  # at rest again
+    np.testing.assert_allclose(struck[:, :, 2], PUCK_HALF_HEIGHT, atol=1.5e-3)  # on the table
+
+
+def test_slide_uses_elliptic_friction_cones():
+    """The pyramidal cones of Push do not converge for the puck's friction in 6 iterations."""
+    assert envs.make_config("PandaSlide").friction_cone == "elliptic"
+    assert envs.make_config("PandaSlideJointsDense").friction_cone == "elliptic"
+    assert envs.make_config("PandaPush").friction_cone == "pyramidal"
