@@ -1,5 +1,6 @@
-"""Does jaxik's PandaPush behave like panda-gym's PandaPush-v3? The same scripted experiments on
-both simulations, from the observation alone (envs/scripted.py), side by side.
+"""Do jaxik's PandaPush and PandaSlide behave like panda-gym's PandaPush-v3 and PandaSlide-v3?
+The same scripted experiments on both simulations, from the observation alone (envs/scripted.py),
+side by side.
 
 - ``scripted push``: the scripted controller's success rate over N episodes from each
   simulation's own start and goal distribution;
@@ -10,7 +11,10 @@ both simulations, from the observation alone (envs/scripted.py), side by side.
   moved, and the cube's sideways drift;
 - ``stopping``: the gripper moves at full speed for 3 steps (action (-1, 1, -1)), then the action
   is zero for 4 steps: how far it coasts after the action stopped, on PandaPush and on PandaReach
-  (whose arm keeps the position servos it was tuned with).
+  (whose arm keeps the position servos it was tuned with);
+- ``scripted slide``: the scripted striker's success rate on PandaSlide over N episodes;
+- ``free slide``: the puck, set going along +x at 0.3 and at 0.5 m/s with nothing touching it,
+  slides until friction (0.02) and damping stop it: how far.
 
 panda-gym runs only with the optional extra installed (``make install-compare``).
 """
@@ -25,6 +29,7 @@ import numpy as np
 STRAIGHT_PUSH = (0.5, 8, 10)  # action along +x, steps pushing, steps holding
 STOP_ACTION = (-1.0, 1.0, -1.0)
 BEHIND = 0.05  # gripper start behind the cube's centre
+FREE_SLIDE = (-0.15, (0.3, 0.5), 60)  # the puck's start x, its speeds (m/s), steps to let it slide
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +119,51 @@ def _jaxik(episodes: int, overrides: dict) -> dict[str, float]:
     coast = jax.jit(lambda: stopping(env))()
     reach = envs.make("PandaReach")
     reach_coast = jax.jit(lambda: stopping(reach))()
-    return _summary(success, height, moved, spin, cube_dx, ee_dx, drift, coast, reach_coast)
+    pushing = _summary(success, height, moved, spin, cube_dx, ee_dx, drift, coast, reach_coast)
+    return {**pushing, **_jaxik_slide(episodes)}
+
+
+def _jaxik_slide(episodes: int) -> dict[str, float]:
+    import jax
+    import jax.numpy as jnp
+
+    import envs
+    from envs import panda_model, scripted
+
+    env = envs.make("PandaSlide")
+
+    def slid(key):
+        state = env.reset(key)
+
+        def step(state, _):
+            obs = state.obs
+            after = env.step(state, scripted.slide(obs["observation"], obs["desired_goal"]))
+            after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
+            return after, after.metrics["success"]
+
+        return jax.lax.scan(step, state, None, length=50)[1].max()
+
+    def free_slide(speed):
+        start_x, _, steps = FREE_SLIDE
+        neutral = jnp.asarray(panda_model.NEUTRAL_QPOS, jnp.float32)
+        puck = jnp.array([start_x, 0.0, env.task.objects[0].half_height])
+        state = env.state_at(neutral, puck, jnp.array([1.0, 1.0, 0.03]))  # a goal never reached
+        scene = state.pipeline_state
+        state = state.replace(pipeline_state=scene.replace(qvel=scene.qvel.at[7].set(speed)))
+        last = jax.lax.scan(lambda s, _: (env.step(s, jnp.zeros(3)), None), state, None, steps)[0]
+        return last.obs["observation"][6] - start_x
+
+    success = jax.jit(jax.vmap(slid))(jax.random.split(jax.random.key(0), episodes))
+    travel = jax.jit(jax.vmap(free_slide))(jnp.asarray(FREE_SLIDE[1]))
+    return _slide_summary(success, travel)
+
+
+def _slide_summary(success, travel) -> dict[str, float]:
+    speeds = FREE_SLIDE[1]
+    return {
+        "slide: success": float(np.mean(success)),
+        **{f"slide from {v} m/s (m)": float(d) for v, d in zip(speeds, travel, strict=True)},
+    }
 
 
 def _summary(
@@ -209,7 +258,45 @@ def _panda_gym(episodes: int) -> dict[str, float]:
         return float(np.linalg.norm(trail[-1] - trail[3]))
 
     coast, reach_coast = stopping(env), stopping(gym.make("PandaReach-v3"))
-    return _summary(success, height, moved, spin, cube_dx, ee_dx, drift, coast, reach_coast)
+    pushing = _summary(success, height, moved, spin, cube_dx, ee_dx, drift, coast, reach_coast)
+    return {**pushing, **_panda_gym_slide(episodes)}
+
+
+def _panda_gym_slide(episodes: int) -> dict[str, float]:
+    import gymnasium as gym
+    import jax
+
+    from envs import scripted
+
+    strike = jax.jit(scripted.slide)
+    env = gym.make("PandaSlide-v3")
+    success = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=episode)
+        done = False
+        for _ in range(50):
+            obs, _, terminated, truncated, info = env.step(
+                np.asarray(strike(obs["observation"], obs["desired_goal"]), np.float32)
+            )
+            done = done or bool(info["is_success"])
+            if terminated or truncated:
+                break
+        success.append(done)
+
+    task, sim = env.unwrapped.task, env.unwrapped.sim
+    start_x, speeds, steps = FREE_SLIDE
+    travel = []
+    for speed in speeds:
+        env.reset(seed=0)
+        sim.set_base_pose("object", np.array([start_x, 0.0, 0.015]), np.array([0.0, 0.0, 0.0, 1.0]))
+        body = sim._bodies_idx["object"]
+        sim.physics_client.resetBaseVelocity(body, [speed, 0.0, 0.0], [0.0, 0.0, 0.0])
+        task.goal = np.array([1.0, 1.0, 0.03])  # never reached
+        for _ in range(steps):
+            obs, *_ = env.unwrapped.step(np.zeros(3, np.float32))
+        travel.append(obs["observation"][6] - start_x)
+    env.close()
+    return _slide_summary(success, travel)
 
 
 EXPERIMENTS = {
@@ -222,6 +309,8 @@ EXPERIMENTS = {
     "cube sideways drift (m)": "straight push",
     "coast after the action stops (m)": "stopping",
     "PandaReach: coast after the action stops (m)": "stopping",
+    "slide: success": "scripted slide",
+    **{f"slide from {v} m/s (m)": "free slide" for v in FREE_SLIDE[1]},
 }
 
 
@@ -233,8 +322,8 @@ def measure(episodes: int, overrides: dict, vs_pandagym: bool) -> list[Row]:
 
 def table(rows: list[Row], episodes: int) -> str:
     lines = [
-        f"Scripted push over {episodes} episodes each; the straight push is the median of cubes "
-        "at y = -0.1, 0 and 0.1 m.",
+        f"Scripted push and scripted slide over {episodes} episodes each; the straight push is "
+        "the median of cubes at y = -0.1, 0 and 0.1 m.",
         "",
         "| experiment | metric | jaxik | panda-gym | jaxik / panda-gym |",
         "| --- | --- | ---: | ---: | ---: |",
@@ -252,7 +341,7 @@ def plot(path: Path, rows: list[Row]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = [r for r in rows if r.metric != "success"]
+    shown = [r for r in rows if not r.metric.endswith("success")]
     figure, axis = plt.subplots(figsize=(7, 3.5))
     positions = np.arange(len(shown))
     axis.barh(positions - 0.2, [r.jaxik for r in shown], height=0.4, label="jaxik")
