@@ -46,6 +46,26 @@ class Row:
         return self.jaxik / self.panda_gym
 
 
+def _scripted_success(env, controller, keys):
+    """Per key [N]: whether ``controller`` (observation, desired goal) -> action reaches the
+    goal within 50 steps of ``env``'s episode from that key."""
+    import jax
+    import jax.numpy as jnp
+
+    def episode(key):
+        state = env.reset(key)
+
+        def step(state, _):
+            obs = state.obs
+            after = env.step(state, controller(obs["observation"], obs["desired_goal"]))
+            after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
+            return after, after.metrics["success"]
+
+        return jax.lax.scan(step, state, None, length=50)[1].max()
+
+    return jax.jit(jax.vmap(episode))(keys)
+
+
 def _jaxik(episodes: int, overrides: dict) -> dict[str, float]:
     import jax
     import jax.numpy as jnp
@@ -55,17 +75,6 @@ def _jaxik(episodes: int, overrides: dict) -> dict[str, float]:
 
     env = envs.make("PandaPush", **overrides)
     control = env.control
-
-    def pushed(key):
-        state = env.reset(key)
-
-        def step(state, _):
-            obs = state.obs
-            after = env.step(state, scripted.push(obs["observation"], obs["desired_goal"]))
-            after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
-            return after, after.metrics["success"]
-
-        return jax.lax.scan(step, state, None, length=50)[1].max()
 
     def untouched(key):
         state = env.reset(key)
@@ -113,7 +122,7 @@ def _jaxik(episodes: int, overrides: dict) -> dict[str, float]:
         return jnp.linalg.norm(trail[-1] - trail[3])
 
     keys = jax.random.split(jax.random.key(0), episodes)
-    success = jax.jit(jax.vmap(pushed))(keys)
+    success = _scripted_success(env, scripted.push, keys)
     height, moved, spin = jax.jit(jax.vmap(untouched))(keys)
     cube_dx, ee_dx, drift = jax.jit(jax.vmap(straight))(jnp.array([-0.1, 0.0, 0.1]))
     coast = jax.jit(lambda: stopping(env))()
@@ -132,17 +141,6 @@ def _jaxik_slide(episodes: int) -> dict[str, float]:
 
     env = envs.make("PandaSlide")
 
-    def slid(key):
-        state = env.reset(key)
-
-        def step(state, _):
-            obs = state.obs
-            after = env.step(state, scripted.slide(obs["observation"], obs["desired_goal"]))
-            after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
-            return after, after.metrics["success"]
-
-        return jax.lax.scan(step, state, None, length=50)[1].max()
-
     def free_slide(speed):
         start_x, _, steps = FREE_SLIDE
         neutral = jnp.asarray(panda_model.NEUTRAL_QPOS, jnp.float32)
@@ -153,7 +151,7 @@ def _jaxik_slide(episodes: int) -> dict[str, float]:
         last = jax.lax.scan(lambda s, _: (env.step(s, jnp.zeros(3)), None), state, None, steps)[0]
         return last.obs["observation"][6] - start_x
 
-    success = jax.jit(jax.vmap(slid))(jax.random.split(jax.random.key(0), episodes))
+    success = _scripted_success(env, scripted.slide, jax.random.split(jax.random.key(0), episodes))
     travel = jax.jit(jax.vmap(free_slide))(jnp.asarray(FREE_SLIDE[1]))
     return _slide_summary(success, travel)
 
