@@ -12,6 +12,8 @@ side by side.
 - ``stopping``: the gripper moves at full speed for 3 steps (action (-1, 1, -1)), then the action
   is zero for 4 steps: how far it coasts after the action stopped, on PandaPush and on PandaReach
   (whose arm keeps the position servos it was tuned with);
+- ``ik step``: from the neutral pose, the share of a 1 cm ee step along x and along z that the
+  arm's IK answer reaches (its joints set directly, no servo): what an action asks of the arm;
 - ``scripted slide``: the scripted striker's success rate on PandaSlide over N episodes;
 - ``free slide``: the puck, set going along +x at 0.3 and at 0.5 m/s with nothing touching it,
   slides until friction (0.02) and damping stop it: how far.
@@ -29,6 +31,7 @@ import numpy as np
 STRAIGHT_PUSH = (0.5, 8, 10)  # action along +x, steps pushing, steps holding
 STOP_ACTION = (-1.0, 1.0, -1.0)
 BEHIND = 0.05  # gripper start behind the cube's centre
+IK_STEP = 0.01  # metres, from the neutral pose
 FREE_SLIDE = (-0.15, (0.3, 0.5), 60)  # the puck's start x, its speeds (m/s), steps to let it slide
 
 
@@ -129,7 +132,20 @@ def _jaxik(episodes: int, overrides: dict) -> dict[str, float]:
     reach = envs.make("PandaReach")
     reach_coast = jax.jit(lambda: stopping(reach))()
     pushing = _summary(success, height, moved, spin, cube_dx, ee_dx, drift, coast, reach_coast)
-    return {**pushing, **_jaxik_slide(episodes)}
+    neutral = jnp.asarray(panda_model.NEUTRAL_QPOS, jnp.float32)
+    start = control.chain.site_frame(neutral)[0]
+
+    def ik_share(axis):
+        target = jnp.zeros(3).at[axis].set(IK_STEP / control.ee_step)
+        reached = control.chain.site_frame(control.servo_targets(neutral, target))[0]
+        return (reached - start)[axis] / IK_STEP
+
+    shares = [float(jax.jit(ik_share, static_argnums=0)(axis)) for axis in (0, 2)]
+    return {**pushing, **_ik_summary(shares), **_jaxik_slide(episodes)}
+
+
+def _ik_summary(shares) -> dict[str, float]:
+    return {f"IK: share of a 1 cm step along {a}": v for a, v in zip("xz", shares, strict=True)}
 
 
 def _jaxik_slide(episodes: int) -> dict[str, float]:
@@ -257,7 +273,21 @@ def _panda_gym(episodes: int) -> dict[str, float]:
 
     coast, reach_coast = stopping(env), stopping(gym.make("PandaReach-v3"))
     pushing = _summary(success, height, moved, spin, cube_dx, ee_dx, drift, coast, reach_coast)
-    return {**pushing, **_panda_gym_slide(episodes)}
+    shares = []
+    for axis in (0, 2):
+        env = gym.make("PandaPush-v3")
+        env.reset(seed=0)
+        robot = env.unwrapped.robot
+        neutral = np.array(robot.neutral_joint_values)
+        robot.set_joint_angles(neutral)
+        start = robot.get_ee_position().copy()
+        target = start + IK_STEP * np.eye(3)[axis]
+        angles = neutral.copy()
+        angles[:7] = robot.inverse_kinematics(11, target, np.array([1.0, 0.0, 0.0, 0.0]))[:7]
+        robot.set_joint_angles(angles)
+        shares.append(float((robot.get_ee_position() - start)[axis] / IK_STEP))
+        env.close()
+    return {**pushing, **_ik_summary(shares), **_panda_gym_slide(episodes)}
 
 
 def _panda_gym_slide(episodes: int) -> dict[str, float]:
@@ -307,6 +337,7 @@ EXPERIMENTS = {
     "cube sideways drift (m)": "straight push",
     "coast after the action stops (m)": "stopping",
     "PandaReach: coast after the action stops (m)": "stopping",
+    **{f"IK: share of a 1 cm step along {a}": "ik step" for a in "xz"},
     "slide: success": "scripted slide",
     **{f"slide from {v} m/s (m)": "free slide" for v in FREE_SLIDE[1]},
 }
