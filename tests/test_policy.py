@@ -135,6 +135,29 @@ def test_render_of_the_panda_draws_the_arm_and_the_goal():
     assert np.abs(frame.astype(float) - moved_frame).mean() > 1.0
 
 
+@pytest.mark.parametrize("name", ["PandaPush", "PandaSlide"])
+def test_render_of_a_manipulation_task_draws_the_object_and_the_goal(name):
+    """The object is in the picture: moved 10 cm, it changes the frame; so does the goal."""
+    from envs.render import FrameRenderer
+
+    env = envs.make(name)
+    renderer = FrameRenderer(env, 120, 160)
+    state = jax.device_get(env.reset(jax.random.key(0)))
+    scene, goal = state.pipeline_state, state.info["goal"]
+    qpos = np.array(scene.qpos)
+    qpos[7] += 0.1  # the object, along x
+    moved = scene.replace(qpos=qpos)
+    try:
+        frame = renderer.frame(scene, goal)
+        object_moved = renderer.frame(moved, goal)
+        goal_moved = renderer.frame(scene, goal + np.array([0.0, 0.1, 0.0]))
+    finally:
+        renderer.close()
+    assert frame.shape == (120, 160, 3) and frame.std() > 5
+    assert np.abs(frame.astype(float) - object_moved).mean() > 0.1
+    assert np.abs(frame.astype(float) - goal_moved).mean() > 0.1
+
+
 def test_render_rejects_a_bad_out_before_loading(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "jaxik.render", str(tmp_path), "--out", "x.avi"],
