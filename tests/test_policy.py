@@ -164,3 +164,30 @@ def test_render_rejects_a_bad_out_before_loading(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2 and ".gif, .mp4" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_manipulation_run_loads_and_renders(tmp_path):
+    """train.py on PandaSlide for a few iterations (most of the time is compiling the contact
+    physics), then the run's policy acts on the task's observations and renders as a GIF."""
+    out = tmp_path / "slide"
+    result = subprocess.run(
+        [sys.executable, "train.py", "--out", str(out), "env=PandaSlide", "num_envs=8",
+         "total_env_steps=256", "eval_every=128", "learning_starts=64", "batch_size=32",
+         "num_eval_envs=4"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    act = policy_lib.load(out)
+    env = envs.make("PandaSlide")
+    obs = jax.vmap(env.reset)(jax.random.split(jax.random.key(0), 3)).obs
+    action = act(jax.tree.map(np.asarray, obs))
+    assert action.shape == (3, 3) and np.abs(action).max() <= 1.0
+    gif = tmp_path / "slide.gif"
+    result = subprocess.run(
+        [sys.executable, "-m", "jaxik.render", str(out), "--out", str(gif), "--episodes", "1",
+         "--width", "160", "--height", "120"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "on PandaSlide" in result.stdout and Image.open(gif).n_frames >= 2
