@@ -196,6 +196,23 @@ def _summary(
     }
 
 
+def _panda_gym_success(env, controller, episodes: int) -> list[bool]:
+    """Per episode (seeds 0 to episodes - 1): whether ``controller`` (observation, desired goal)
+    -> action reached the goal within 50 steps of panda-gym's ``env``."""
+    success = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=episode)
+        done = False
+        for _ in range(50):
+            action = controller(obs["observation"], obs["desired_goal"])
+            obs, _, terminated, truncated, info = env.step(np.asarray(action, np.float32))
+            done = done or bool(info["is_success"])
+            if terminated or truncated:
+                break
+        success.append(done)
+    return success
+
+
 def _panda_gym(episodes: int) -> dict[str, float]:
     import gymnasium as gym
     import jax
@@ -213,18 +230,7 @@ def _panda_gym(episodes: int) -> dict[str, float]:
         obs, *_ = env.step(np.asarray(action, np.float32))
         return obs
 
-    success = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=episode)
-        done = False
-        for _ in range(50):
-            obs, _, terminated, truncated, info = env.step(
-                np.asarray(push(obs["observation"], obs["desired_goal"]), np.float32)
-            )
-            done = done or bool(info["is_success"])
-            if terminated or truncated:
-                break
-        success.append(done)
+    success = _panda_gym_success(env, push, episodes)
 
     height, moved, spin = [], [], []
     for episode in range(episodes):
@@ -298,18 +304,7 @@ def _panda_gym_slide(episodes: int) -> dict[str, float]:
 
     strike = jax.jit(scripted.slide)
     env = gym.make("PandaSlide-v3")
-    success = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=episode)
-        done = False
-        for _ in range(50):
-            obs, _, terminated, truncated, info = env.step(
-                np.asarray(strike(obs["observation"], obs["desired_goal"]), np.float32)
-            )
-            done = done or bool(info["is_success"])
-            if terminated or truncated:
-                break
-        success.append(done)
+    success = _panda_gym_success(env, strike, episodes)
 
     task, sim = env.unwrapped.task, env.unwrapped.sim
     start_x, speeds, steps = FREE_SLIDE
