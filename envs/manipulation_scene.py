@@ -24,7 +24,6 @@ import numpy as np
 
 from envs import panda_model
 
-SHAPES = ("box", "cylinder")
 FRICTION_CONES = {
     "pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL,
     "elliptic": mujoco.mjtCone.mjCONE_ELLIPTIC,
@@ -37,7 +36,7 @@ class ObjectSpec:
     half height), its axis along z."""
 
     name: str
-    shape: str  # SHAPES
+    shape: str  # "box" or "cylinder"
     size: tuple[float, float, float]
     mass: float
     table_friction: float  # sliding friction against the table top, as the pair has it in effect

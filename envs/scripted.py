@@ -10,9 +10,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-CUBE_HALF = 0.02  # half the cube's edge
-PUCK_RADIUS = 0.03
-PUCK_FRICTION = 0.02  # the puck's sliding friction on the table
+from envs.manipulation_scene import CUBE, PUCK
+
+CUBE_HALF = CUBE.size[0]  # half the cube's edge
+PUCK_RADIUS = PUCK.size[0]
+PUCK_FRICTION = PUCK.table_friction  # the puck's sliding friction on the table
 GRAVITY = 9.81
 FINGER_HALF = 0.01  # half the closed fingers' thickness along a push
 PUSH_HEIGHT = 0.015  # ee (fingertip) height while pushing: below the cube's centre
