@@ -59,6 +59,26 @@ def test_a_second_build_loads_every_piece_and_computes_the_same(filled):
         np.testing.assert_array_equal(metrics[name], expected[name], err_msg=name)
 
 
+def bits(x: jax.Array) -> jax.Array:
+    """``x``, or its key data where ``x`` holds PRNG keys."""
+    return jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
+
+
+def test_init_compiled_with_its_options_equals_the_default_compile_bit_for_bit():
+    """The init piece's cheaper CPU compile (pieces.INIT_COMPILER_OPTIONS) starts a run from
+    exactly the state XLA's default compile gives."""
+    function, args = pieces.build(program(algo="sac")).functions["init"]
+    lowered = function.lower(*args)
+    states = [
+        lowered.compile(compiler_options=options)(*args)
+        for options in ({}, pieces.compiler_options("init"))
+    ]
+    leaves = [[np.asarray(bits(x)) for x in jax.tree.leaves(state)] for state in states]
+    assert len(leaves[0]) > 50
+    for default, cheaper in zip(*leaves, strict=True):
+        np.testing.assert_array_equal(cheaper, default)
+
+
 @pytest.mark.parametrize(
     "damage",
     [
