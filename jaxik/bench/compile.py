@@ -41,20 +41,24 @@ class CompileTiming:
         return self.trace_seconds + self.lower_seconds + self.compile_seconds
 
 
-def time_program(function: Callable, *args) -> tuple[float, float, float]:
+def time_program(
+    function: Callable, *args, options: dict | None = None
+) -> tuple[float, float, float]:
     """Seconds to trace, lower and compile ``jax.jit(function)`` for ``args`` (abstract or
-    concrete)."""
+    concrete), with XLA's compiler ``options``."""
     start = time.perf_counter()
     traced = jax.jit(function).trace(*args)
     after_trace = time.perf_counter()
     lowered = traced.lower()
     after_lower = time.perf_counter()
-    lowered.compile()
+    lowered.compile(compiler_options=options)
     return after_trace - start, after_lower - after_trace, time.perf_counter() - after_lower
 
 
-def _timing(algo: str, name: str, function: Callable, *args) -> CompileTiming:
-    return CompileTiming(algo, name, *time_program(function, *args))
+def _timing(algo: str, name: str, function: Callable, *args, piece: str = "") -> CompileTiming:
+    """``name``'s timing; a ``piece`` of a run compiles with the options the run uses."""
+    options = pieces.compiler_options(piece) if piece else None
+    return CompileTiming(algo, name, *time_program(function, *args, options=options))
 
 
 def _warm_up() -> None:
@@ -101,20 +105,26 @@ def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileT
 
     keys = jax.vmap(jax.random.key)(np.arange(SEEDS))
     states = jax.eval_shape(jax.vmap(parts.init), keys)
-    for name, function, args in (
-        ("one update", one_update, (state, batch, key)),
-        (f"learn ({cfg.updates_per_iteration} updates + samples)", stages.learn, (state, key)),
-        ("init", parts.init, (key,)),
-        ("iterations piece (a program)", parts.iterations, (state,)),
-        ("evaluation piece (a program)", parts.evaluation, (state,)),
-        ("chunk as one program", parts.chunk, (state,)),
+    for name, function, args, piece in (
+        ("one update", one_update, (state, batch, key), ""),
+        (
+            f"learn ({cfg.updates_per_iteration} updates + samples)",
+            stages.learn,
+            (state, key),
+            "",
+        ),
+        ("init", parts.init, (key,), "init"),
+        ("iterations piece (a program)", parts.iterations, (state,), "iterations"),
+        ("evaluation piece (a program)", parts.evaluation, (state,), "evaluation"),
+        ("chunk as one program", parts.chunk, (state,), ""),
         (
             f"iterations piece, {SEEDS} seeds vmapped",
             pieces.vmap_runs(parts.iterations),
             (states,),
+            "iterations",
         ),
     ):
-        timings.append(_timing(algo, name, function, *args))
+        timings.append(_timing(algo, name, function, *args, piece=piece))
     return timings
 
 
