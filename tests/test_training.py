@@ -20,25 +20,42 @@ PLANAR = {"env": "PlanarReach", "gamma": 0.98, "eval_every": 2048}
 LEARNING_SEEDS = 8
 LEARNING_STEPS = 20480
 LEARNING_EVAL_EVERY = 1024
+ALGOS = ("ddpg", "td3", "sac")
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
-def test_each_algorithm_learns_planar_reach_with_her(algo):
+@pytest.mark.parametrize(
+    ("algo", "batch_size", "bar"),
+    [pytest.param(algo, 64, 0.5, id=algo) for algo in ALGOS]
+    + [
+        pytest.param(algo, 256, 0.85, id=f"{algo}-batch256", marks=pytest.mark.slow)
+        for algo in ALGOS
+    ],
+)
+def test_each_algorithm_learns_planar_reach_with_her(algo, batch_size, bar):
     """Eight seeds in one vmapped program, trained by the host path's pieces (what train.py
     runs) for 20,480 steps, judged by the median over seeds of each seed's mean success over its
-    last 4 evaluations (of 20, every 1,024 steps).
+    last 4 evaluations (of 20, every 1,024 steps). The untrained policy succeeds on at most a
+    few goals in ten (median of the first evaluation 0.03-0.07 here); a broken learner stays
+    near 0.1-0.3.
 
-    Why 0.85: measured on the 2-core CPU (jax 0.10.2), seeds 0-7, that per-seed statistic
-    ranged 0.90-0.99 for DDPG (median 0.969), 0.83-0.99 for TD3 (0.944) and 0.96-1.00 for SAC
-    (0.971), while the untrained policy succeeded on at most 13 % of goals. The median falls
-    below 0.85 only if half the seeds end below it, where one TD3 seed of eight was measured;
-    a broken learner (no learning stays near 0.1-0.3) always does. Trained on to 32,768 steps,
-    the medians reach 0.99, 0.99 and 1.00 (slower to test; the slow suite's Panda runs train
-    longer). A single seed's last evaluation swung 0.85-1.00 between evaluations.
+    Measured on the 2-core CPU (jax 0.10.2), seeds 0-7, that per-seed statistic:
+    - batch_size=64 (the default suite: updates are a third of the cost): DDPG 0.77-0.95
+      (median 0.881), TD3 0.56-0.85 (0.729), SAC 0.81-0.95 (0.898). The bar, 0.5, fails only
+      if half the seeds end below it, where none was measured.
+    - batch_size=256 (the default; slow suite): DDPG 0.90-0.99 (0.969), TD3 0.83-0.99 (0.944),
+      SAC 0.96-1.00 (0.971); the bar is 0.85. Trained on to 32,768 steps, the medians reach
+      0.99, 0.99 and 1.00.
+    A single seed's last evaluation swung 0.85-1.00 between evaluations.
     """
     evaluations = LEARNING_STEPS // LEARNING_EVAL_EVERY
-    settings = {"algo": algo, "total_env_steps": LEARNING_STEPS, "seeds": LEARNING_SEEDS}
-    plan = scan.load(None, {**PLANAR, **settings, "eval_every": LEARNING_EVAL_EVERY})
+    settings = {
+        "algo": algo,
+        "batch_size": batch_size,
+        "total_env_steps": LEARNING_STEPS,
+        "seeds": LEARNING_SEEDS,
+        "eval_every": LEARNING_EVAL_EVERY,
+    }
+    plan = scan.load(None, {**PLANAR, **settings})
     jitted = pieces.build(plan.programs[0])
     compiled = jitted.compile(cache=executables.cache_dir())
     chunk, state, success = pieces.chunk(compiled), jitted.init_state(compiled), []
@@ -49,7 +66,7 @@ def test_each_algorithm_learns_planar_reach_with_her(algo):
     assert success.shape == (LEARNING_SEEDS, evaluations)
     assert np.median(success[:, 0]) < 0.3, "the untrained policy should not already solve it"
     final = success[:, -4:].mean(axis=1)
-    assert np.median(final) >= 0.85, np.round(success, 2)
+    assert np.median(final) >= bar, np.round(success, 2)
 
 
 def small_config(**overrides):
