@@ -45,9 +45,17 @@ def policy_leaves(run_dir: Path) -> list[np.ndarray]:
 
 
 # One run is a scan of one: the 2-seed case runs the same host path, and one seed is slow-marked.
-@pytest.mark.parametrize("seeds", [pytest.param(1, marks=pytest.mark.slow), 2])
-def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, seeds):
-    plan = scan.load(None, {**SMALL, "seeds": seeds})
+# PandaPush's state holds MuJoCo's contact physics (about two minutes of compiling): slow too.
+@pytest.mark.parametrize(
+    ("env", "seeds"),
+    [
+        pytest.param("PlanarReach", 1, marks=pytest.mark.slow),
+        ("PlanarReach", 2),
+        pytest.param("PandaPush", 2, marks=pytest.mark.slow),
+    ],
+)
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, env, seeds):
+    plan = scan.load(None, {**SMALL, "env": env, "seeds": seeds})
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     run.run_scan(plan, whole, console=QUIET)
     first = run.run_scan(plan, parts, console=QUIET, interrupt=run.Interrupt(2))
