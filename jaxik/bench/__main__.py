@@ -33,6 +33,7 @@ import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
 from jaxik.bench import machine
 
 ROOT = Path(__file__).resolve().parents[2]
+ENV_DEFAULT_NAMES = ["PandaReach", "PandaReachJoints"]
 
 
 def _positive_ints(option: str, values: list[str]) -> list[int]:
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         help="scan: steps inside one lax.scan (as training); loop: the documented jitted, "
         "vmapped step called from a Python loop",
     )  # fmt: skip
-    env_parser.add_argument("--env-names", nargs="+", default=["PandaReach", "PandaReachJoints"])
+    env_parser.add_argument("--env-names", nargs="+", default=ENV_DEFAULT_NAMES)
     env_parser.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE",
         help="environment config overrides, e.g. joint_limits=true ik_iterations=1",
@@ -195,7 +196,7 @@ def bench_env(args: argparse.Namespace, command: str) -> None:
     if args.vs_pandagym:
         from jaxik.bench import vs_pandagym
 
-        vs_pandagym.require()
+        vs_pandagym.require(("panda_gym", "pybullet"))  # no learning here: SB3 not needed
     print(f"machine: {machine.describe()}", flush=True)
     results = []
     for pattern in args.patterns:
@@ -212,18 +213,30 @@ def bench_env(args: argparse.Namespace, command: str) -> None:
                       f"{result.steps_per_second:>12,.0f} steps/s "
                       f"(compile {result.compile_seconds:.1f} s)", flush=True)  # fmt: skip
     setting = " ".join(f"{k}={v}" for k, v in overrides.items()) or "default settings"
-    title = f"Environment throughput ({setting})"
+    named = "" if args.env_names == ENV_DEFAULT_NAMES else f", {', '.join(args.env_names)}"
+    title = f"Environment throughput{named} ({setting})"
     text, extra = env_bench.table(results), None
     if args.vs_pandagym:
-        pybullet = vs_pandagym.env_steps_per_second()
+        # each task beside panda-gym's own (PyBullet, one environment, random actions)
+        pybullet = {}
+        for name in args.env_names:
+            env_id = vs_pandagym.env_id_of(name)
+            if env_id is not None:
+                pybullet[name] = vs_pandagym.env_steps_per_second(env_id)
+                print(f"{env_id:>18} panda-gym: {pybullet[name]:>12,.0f} steps/s", flush=True)
         extra = {"panda_gym_steps_per_second": pybullet}
         text += (
-            f"\n\npanda-gym 3 PandaReach-v3 (PyBullet, one environment, random actions), same "
-            f"invocation: {pybullet:,.0f} steps/s. Ratios:\n\n"
+            "\n\npanda-gym 3 (PyBullet, one environment, random actions), same invocation: "
+            + ", ".join(f"{vs_pandagym.env_id_of(n)} {v:,.0f} steps/s" for n, v in pybullet.items())
+            + ". Ratios, each task against its panda-gym counterpart:\n\n"
             "| env | pattern | envs | jaxik / panda-gym |\n| --- | --- | ---: | ---: |\n"
             + "\n".join(
                 f"| {r.env} | {r.pattern} | {r.num_envs:,} | "
-                f"{r.steps_per_second / pybullet:,.1f}x |"
+                + (
+                    f"{r.steps_per_second / pybullet[r.env]:,.1f}x |"
+                    if r.env in pybullet
+                    else "- |"
+                )
                 for r in results
             )
         )

@@ -2,8 +2,8 @@
 invocation (``--vs-pandagym``). Needs the optional extra ``compare``:
 ``pip install -e ".[compare]"`` (panda-gym, PyBullet, Stable-Baselines3 and PyTorch).
 
-- ``env_steps_per_second``: one PyBullet PandaReach-v3 under uniform random actions, the way
-  panda-gym runs (one environment per process).
+- ``env_steps_per_second``: one PyBullet panda-gym task (PandaReach-v3, PandaPush-v3...) under
+  uniform random actions, the way panda-gym runs (one environment per process).
 - ``time_to_target``: SB3's DDPG / TD3 / SAC with its HerReplayBuffer on PandaReach-v3 with the
   config's settings (network sizes, batch size, learning rate, gamma, tau, buffer size,
   learning_starts, exploration noise, HER "future" with 4 sampled goals for her_future_prob 0.8)
@@ -54,11 +54,18 @@ def env_id(cfg: TrainConfig) -> str:
     return f"{cfg.env}-v3"
 
 
-def env_steps_per_second(steps: int = 2_000, dense: bool = False) -> float:
+def env_id_of(name: str) -> str | None:
+    """panda-gym 3's id for jaxik environment ``name`` (its Panda tasks share the names), or
+    None where panda-gym has none (PlanarReach)."""
+    return f"{name}-v3" if name.startswith("Panda") else None
+
+
+def env_steps_per_second(env_id: str = "PandaReach-v3", steps: int = 2_000) -> float:
+    """Control steps/s of one panda-gym ``env_id`` under uniform random actions."""
     import gymnasium as gym
     import panda_gym  # noqa: F401  (registers the environments)
 
-    env = gym.make("PandaReachDense-v3" if dense else "PandaReach-v3")
+    env = gym.make(env_id)
     env.reset(seed=0)
     env.action_space.seed(0)
     start = time.perf_counter()
