@@ -90,3 +90,16 @@ def slide(observation: jax.Array, desired_goal: jax.Array, approach: float = 0.6
     hold = -velocity * CTRL_DT / EE_STEP  # brake: the target where the ee is now
     action = jnp.where(sliding & ~striking, hold, jnp.where(ready & striking, strike, lined_up))
     return jnp.clip(action, -1.0, 1.0)
+
+
+WAVE_CENTRE = (-0.15, 0.0, 0.25)  # the centre of the box the wave aims into (world frame, m)
+WAVE_HALF = (0.1, 0.15, 0.05)  # its half extents: well inside reach, 20-30 cm above the table
+
+
+def wave(ee_position: jax.Array, uniform: jax.Array) -> jax.Array:
+    """An ee action [3] towards a random point high above the table, which moves the arm
+    without touching the objects: the control for checks that an object nothing touches stays
+    put. ``ee_position`` [3]; ``uniform`` [3] in [-1, 1] picks the point in the box
+    ``WAVE_CENTRE`` +- ``WAVE_HALF``."""
+    point = uniform * jnp.array(WAVE_HALF) + jnp.array(WAVE_CENTRE)
+    return jnp.clip((point - ee_position) / EE_STEP, -1.0, 1.0)

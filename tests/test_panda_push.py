@@ -37,12 +37,9 @@ def rollout(push):
 
         def step(state, key):
             obs = state.obs
-            # towards a new random point every step, well inside the arm's reach, 20 to 30 cm
-            # above the table
-            point = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0) * jnp.array(
-                [0.1, 0.15, 0.05]
-            ) + jnp.array([-0.15, 0.0, 0.25])
-            wave = jnp.clip((point - obs["observation"][:3]) / 0.05, -1.0, 1.0)
+            # towards a new random point every step, high above the table
+            uniform = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0)
+            wave = scripted.wave(obs["observation"][:3], uniform)
             action = jnp.where(
                 scripted_push, scripted.push(obs["observation"], obs["desired_goal"]), wave
             )

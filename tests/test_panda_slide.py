@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import envs
-from envs import manipulation_scene
+from envs import manipulation_scene, scripted
 
 HALF_RANGE = 0.15
 PUCK_HALF_HEIGHT = 0.015
@@ -40,11 +40,8 @@ def rollout(slide):
         state = state.replace(pipeline_state=scene.replace(qpos=qpos, qvel=qvel))
 
         def step(state, key):
-            ee = state.obs["observation"][:3]
-            point = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0) * jnp.array(
-                [0.1, 0.15, 0.05]
-            ) + jnp.array([-0.15, 0.0, 0.25])
-            wave = jnp.clip((point - ee) / 0.05, -1.0, 1.0)
+            uniform = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0)
+            wave = scripted.wave(state.obs["observation"][:3], uniform)
             after = slide.step(state, jnp.where(struck, jnp.zeros(3), wave))
             return after, after.obs["observation"][6:]
 

@@ -83,9 +83,8 @@ def _jaxik(episodes: int, overrides: dict) -> dict[str, float]:
         state = env.reset(key)
 
         def step(state, key):
-            point = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0)
-            point = point * jnp.array([0.1, 0.15, 0.05]) + jnp.array([-0.15, 0.0, 0.25])
-            action = jnp.clip((point - state.obs["observation"][:3]) / 0.05, -1.0, 1.0)
+            uniform = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0)
+            action = scripted.wave(state.obs["observation"][:3], uniform)
             state = env.step(state, action)
             return state, state.obs["observation"]
 
@@ -237,8 +236,7 @@ def _panda_gym(episodes: int) -> dict[str, float]:
         obs, _ = env.reset(seed=episode)
         start, peak, travel = obs["observation"][6:9], 0.0, 0.0
         for _ in range(50):
-            point = rng.uniform(-1, 1, 3) * [0.1, 0.15, 0.05] + [-0.15, 0.0, 0.25]
-            obs = act(np.clip((point - obs["observation"][:3]) / 0.05, -1, 1))
+            obs = act(scripted.wave(obs["observation"][:3], rng.uniform(-1, 1, 3)))
             peak = max(peak, float(np.linalg.norm(obs["observation"][15:18])))
             travel = max(travel, float(np.linalg.norm(obs["observation"][6:9] - start)))
         height.append(obs["observation"][8])
