@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hlo import lapack_calls
 
 import envs
 from envs import panda_manipulation, scripted
@@ -27,9 +28,9 @@ def push():
 
 
 @pytest.fixture(scope="module")
-def rollout(push):
-    """Per environment and step: success, observation, achieved goal, desired goal; the first
-    ``EPISODES`` environments push, the rest wave the arm above the table."""
+def lowered(push):
+    """The rollout's program, lowered, and its arguments: the first ``EPISODES`` environments
+    push with the scripted controller, the rest wave the arm above the table."""
 
     def episode(key, scripted_push):
         start_key, action_key = jax.random.split(key)
@@ -52,8 +53,22 @@ def rollout(push):
 
     keys = jax.random.split(jax.random.key(0), 2 * EPISODES)
     kinds = jnp.arange(2 * EPISODES) < EPISODES
-    success, observation = jax.jit(jax.vmap(episode))(keys, kinds)
+    return jax.jit(jax.vmap(episode)).lower(keys, kinds), (keys, kinds)
+
+
+@pytest.fixture(scope="module")
+def rollout(lowered):
+    """Per environment and step: success [2 * EPISODES, STEPS] and the observation
+    [2 * EPISODES, STEPS, 18] (see ``lowered``)."""
+    program, args = lowered
+    success, observation = program.compile()(*args)
     return np.asarray(success), np.asarray(observation)
+
+
+def test_no_lapack_call_in_the_batched_rollout(lowered):
+    """Reset and step, vmapped: no LAPACK kernel, which hangs at thousands of environments on
+    the CPU (tests/test_no_hang.py)."""
+    assert not lapack_calls(lowered[0].as_text())
 
 
 def test_spaces_and_start_are_panda_gyms(push):

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hlo import lapack_calls
 
 import envs
 from envs import manipulation_scene, scripted
@@ -27,9 +28,9 @@ def slide():
 
 
 @pytest.fixture(scope="module")
-def rollout(slide):
-    """The puck's observation block [2 * EPISODES, STEPS, 12]: the first ``EPISODES`` pucks
-    slide off at ``SPEED`` from x = -0.15 (the arm still), the others rest (the arm waves)."""
+def lowered(slide):
+    """The rollout's program, lowered, and its arguments: the first ``EPISODES`` pucks slide off
+    at ``SPEED`` from x = -0.15 (the arm still), the others rest (the arm waves)."""
 
     def episode(key, struck):
         start_key, action_key = jax.random.split(key)
@@ -49,7 +50,20 @@ def rollout(slide):
 
     keys = jax.random.split(jax.random.key(0), 2 * EPISODES)
     struck = jnp.arange(2 * EPISODES) < EPISODES
-    return np.asarray(jax.jit(jax.vmap(episode))(keys, struck))
+    return jax.jit(jax.vmap(episode)).lower(keys, struck), (keys, struck)
+
+
+@pytest.fixture(scope="module")
+def rollout(lowered):
+    """The puck's observation block [2 * EPISODES, STEPS, 12] (see ``lowered``)."""
+    program, args = lowered
+    return np.asarray(program.compile()(*args))
+
+
+def test_no_lapack_call_in_the_batched_rollout(lowered):
+    """Reset and step, vmapped: no LAPACK kernel, which hangs at thousands of environments on
+    the CPU (tests/test_no_hang.py)."""
+    assert not lapack_calls(lowered[0].as_text())
 
 
 def test_spaces_and_start_are_panda_gyms(slide):
