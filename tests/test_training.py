@@ -44,8 +44,7 @@ def test_each_algorithm_learns_planar_reach_with_her(algo, batch_size, bar):
       if half the seeds end below it, where none was measured.
     - batch_size=256 (the default; slow suite): DDPG 0.90-0.99 (0.969), TD3 0.83-0.99 (0.944),
       SAC 0.96-1.00 (0.971); the bar is 0.85. Trained on to 32,768 steps, the medians reach
-      0.99, 0.99 and 1.00.
-    A single seed's last evaluation swung 0.85-1.00 between evaluations.
+      0.99, 0.99 and 1.00. A single seed's last evaluation swung 0.85-1.00 between evaluations.
     """
     evaluations = LEARNING_STEPS // LEARNING_EVAL_EVERY
     settings = {

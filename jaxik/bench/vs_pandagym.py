@@ -47,11 +47,13 @@ def require(packages: tuple[str, ...] = PACKAGES) -> None:
 
 
 def env_id(cfg: TrainConfig) -> str:
+    """panda-gym's id for a run's ``cfg`` in the Stable-Baselines3 comparison, which covers the
+    reach tasks with ee control; stops naming what panda-gym cannot match."""
     if cfg.env not in ("PandaReach", "PandaReachDense"):
         raise SystemExit(f"--vs-pandagym: panda-gym has no equivalent of env={cfg.env!r}")
     if not cfg.env_config.get("terminate_on_success", True):
         raise SystemExit("--vs-pandagym: panda-gym v3 always ends episodes on success")
-    return f"{cfg.env}-v3"
+    return env_id_of(cfg.env)
 
 
 def env_id_of(name: str) -> str | None:
