@@ -69,6 +69,18 @@ CLOSED_FINGERS = {"pos": (0.0, 0.0, 0.08), "size": (0.01, 0.016, 0.025), "mass":
 """The two closed fingers as one box in the hand's frame: the union of envs/assets/panda.xml's
 left_finger and right_finger boxes (each 0.01 x 0.008 x 0.025 half extents, 0.008 either side
 of the hand's centre), with their mass."""
+FINGER_NAMES = ("left_finger", "right_finger")
+FINGER_FORCE = 30.0
+"""Each finger motor's force limit (N). panda-gym's are 170 N, but the soft contacts let a
+finger sink into what it squeezes in proportion to its motor's force: 170 N pressed each finger
+7 mm into the cube, 30 N presses it 2 mm and still holds the 1 kg cube (two contacts of
+friction 0.5 give 30 N against its 9.8 N weight)."""
+FINGER_TRAVEL = 0.04
+"""Each finger's range (m): 0 closed (the fingers touch), 0.04 open; the width is the sum."""
+FINGER_ARMATURE = 1.0
+"""Added mass (kg) of each finger's slide joint, for its motor and gears: a finger accelerates
+at 30 m/s^2 at most (full open in about 50 ms, as panda-gym's fingers open within a 40 ms
+control step), and strikes the cube slowly enough for the soft contacts to stop it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,11 +100,16 @@ def build(
     timestep: float,
     contact: ContactSettings,
     backend: str = "auto",
+    gripper: bool = False,
 ) -> mujoco.MjModel:
     """The Panda scene with ``objects`` (each with a free joint after the arm's 7 hinges, so
     qpos = [arm 7, then per object position 3 and quaternion (w, x, y, z) 4] and qvel = [arm 7,
     then per object linear velocity (world frame) 3 and angular velocity (object frame) 3]) on
-    a table drawn from x = ``table_x[0]`` to ``table_x[1]`` (its top, a plane, has no edge)."""
+    a table drawn from x = ``table_x[0]`` to ``table_x[1]`` (its top, a plane, has no edge).
+
+    With ``gripper`` the two fingers are bodies on slide joints (``FINGER_NAMES``, after the
+    arm's hinges in qpos and qvel, each 0 closed to ``FINGER_TRAVEL`` open) driven by force
+    motors (actuators 8 and 9); without, they are one welded box."""
     spec = mujoco.MjSpec.from_file(str(panda_model.MODEL_PATH))
     choice = panda_model.physics_choice(backend)
     spec.option.timestep = timestep
@@ -129,13 +146,17 @@ def build(
     for geom in list(hand.geoms):
         if geom.name in ("left_finger", "right_finger"):
             spec.delete(geom)
-    hand.add_geom(
-        name="fingers",
-        type=mujoco.mjtGeom.mjGEOM_BOX,
-        pos=list(CLOSED_FINGERS["pos"]),
-        size=list(CLOSED_FINGERS["size"]),
-        mass=CLOSED_FINGERS["mass"],
-    )
+    if gripper:
+        fingers = _add_fingers(spec, hand)
+    else:
+        hand.add_geom(
+            name="fingers",
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            pos=list(CLOSED_FINGERS["pos"]),
+            size=list(CLOSED_FINGERS["size"]),
+            mass=CLOSED_FINGERS["mass"],
+        )
+        fingers = ("fingers",)
     if any(obj.shape == "cylinder" for obj in objects):
         # MJX collides a cylinder with capsules, not boxes: against cylinders the fingers are
         # the capsule inside their box, as wide (2 cm) along x and as long.
@@ -150,7 +171,7 @@ def build(
             mass=0.0,
             rgba=[0, 0, 0, 0],
         )
-    pairs = [(table.name, "fingers", GRIPPER_TABLE_FRICTION)]
+    pairs = [(table.name, finger, GRIPPER_TABLE_FRICTION) for finger in fingers]
     for obj in objects:
         body = spec.worldbody.add_body(name=obj.name, pos=[0.0, 0.0, obj.half_height])
         body.add_freejoint(name=obj.name)
@@ -158,7 +179,7 @@ def build(
         pairs += [(obj.name, table.name, obj.table_friction)]
         if obj.shape == "box":
             geom.type, geom.size = mujoco.mjtGeom.mjGEOM_BOX, list(obj.size)
-            pairs += [(obj.name, "fingers", obj.gripper_friction)]
+            pairs += [(obj.name, finger, obj.gripper_friction) for finger in fingers]
         else:
             geom.type = mujoco.mjtGeom.mjGEOM_CYLINDER
             geom.size = [obj.size[0], obj.half_height, 0.0]
@@ -176,3 +197,31 @@ def build(
             [np.repeat(body.mass, 3), body.inertia]
         )
     return model
+
+
+def _add_fingers(spec: mujoco.MjSpec, hand) -> tuple[str, str]:
+    """Two fingers on slide joints in ``hand``, each where envs/assets/panda.xml welds it when
+    closed, moving apart along the hand's y axis, with a force motor each (``FINGER_FORCE``).
+    Returns the finger geoms' names."""
+    half_x, half_y, half_z = CLOSED_FINGERS["size"][0], CLOSED_FINGERS["size"][1] / 2, 0.025
+    for name, side in zip(FINGER_NAMES, (1.0, -1.0), strict=True):
+        body = hand.add_body(name=name)
+        body.add_joint(
+            name=name,
+            type=mujoco.mjtJoint.mjJNT_SLIDE,
+            axis=[0.0, side, 0.0],
+            range=[0.0, FINGER_TRAVEL],
+            armature=FINGER_ARMATURE,
+        )
+        body.add_geom(
+            name=name,
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            pos=[0.0, side * half_y, CLOSED_FINGERS["pos"][2]],
+            size=[half_x, half_y, half_z],
+            mass=CLOSED_FINGERS["mass"] / 2,
+        )
+        actuator = spec.add_actuator(name=name, target=name)
+        actuator.trntype = mujoco.mjtTrn.mjTRN_JOINT
+        actuator.gainprm[0] = 1.0
+        actuator.ctrlrange = [-FINGER_FORCE, FINGER_FORCE]
+    return FINGER_NAMES

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from brax.envs.base import State
 from mujoco import mjx
 
-from envs import manipulation_scene, panda_model
+from envs import manipulation_scene, panda_model, velocity_motor
 from envs import validation as check
 from envs.arm_control import CONTROL_TYPES, ArmControl
 from envs.arm_dynamics import ArmDynamics, ArmState
@@ -44,6 +44,9 @@ class TaskSpec:
     goal_x: float  # the x of the goal square's centre
     goal_z: float  # goal height
     table_x: tuple[float, float]  # the table's extent along x (drawn; its top has no edge)
+    gripper: bool = False  # actuated fingers: one more action, the width in the observation
+    goal_lift: float = 0.0  # a lifted goal is goal_z + U(0, goal_lift) high
+    lift_probability: float = 0.0  # the chance that a goal is lifted (else at goal_z)
 
 
 TASKS = {
@@ -67,6 +70,19 @@ TASKS = {
         goal_x=0.4,
         goal_z=0.03,
         table_x=(-0.8, 0.6),
+    ),
+    # panda-gym's PickAndPlace: Push's cube and squares, the gripper free; 70 % of the goals
+    # hang up to 20 cm above the table, so the cube must be grasped and carried there.
+    "pick_and_place": TaskSpec(
+        objects=(manipulation_scene.CUBE,),
+        object_xy_range=0.3,
+        goal_xy_range=0.3,
+        goal_x=0.0,
+        goal_z=manipulation_scene.CUBE.half_height,
+        table_x=(-0.85, 0.25),
+        gripper=True,
+        goal_lift=0.2,
+        lift_probability=0.7,
     ),
 }
 
@@ -115,6 +131,9 @@ class PandaManipulationConfig:
     """Metres of ee target displacement per unit action (ee control)."""
     joint_step: float = check.setting(0.05, check=check.check_positive)
     """Radians of joint target displacement per unit action (joints control)."""
+    finger_step: float = check.setting(0.2, check=check.check_positive)
+    """Metres of finger-width target change per unit of the last action (tasks with the
+    gripper: panda-gym's 0.2, so |action| > 0.4 asks for fully open or closed at once)."""
     ik_iterations: int = check.setting(2, check=check.check_positive_int)
     """Damped-least-squares iterations per control step (ee control)."""
     ik_damping: float = check.setting(0.05, check=check.check_positive)
@@ -169,8 +188,23 @@ class PandaManipulation(GoalEnv):
         self.task = TASKS[config.task]
         timestep = config.ctrl_dt / config.n_substeps
         self.mj_model = manipulation_scene.build(
-            self.task.objects, self.task.table_x, timestep, config.contact, config.physics_backend
+            self.task.objects,
+            self.task.table_x,
+            timestep,
+            config.contact,
+            config.physics_backend,
+            gripper=self.task.gripper,
         )
+        # qpos: arm 7, fingers 2 (with the gripper), then 7 per object; qvel: 7, 2, 6 per object
+        self.fingers = len(manipulation_scene.FINGER_NAMES) if self.task.gripper else 0
+        self._first_object = ARM_DOF + self.fingers
+        self._finger_inertia = 0.0  # a finger's mass plus its joint's armature (kg)
+        if self.fingers:
+            finger = self.mj_model.joint(manipulation_scene.FINGER_NAMES[0])
+            self._finger_inertia = float(
+                self.mj_model.dof_armature[finger.dofadr[0]]
+                + self.mj_model.body_mass[finger.bodyid[0]]
+            )
         self.model = mjx.put_model(self.mj_model)
         arm_model = panda_model.load(timestep, backend=config.physics_backend)
         self.control = ArmControl.from_config(arm_model, config)
@@ -181,7 +215,7 @@ class PandaManipulation(GoalEnv):
 
     @property
     def action_size(self) -> int:
-        return self.control.action_size
+        return self.control.action_size + (1 if self.task.gripper else 0)
 
     @property
     def backend(self) -> str:
@@ -192,10 +226,17 @@ class PandaManipulation(GoalEnv):
         return self.config.ctrl_dt
 
     def sample_goal(self, key: jax.Array) -> jax.Array:
-        """[3]: xy uniform in the goal square, z the task's goal height."""
+        """[3]: xy uniform in the goal square, z the task's goal height (plus, with probability
+        ``lift_probability``, a lift uniform in [0, goal_lift])."""
+        z = jnp.full((1,), self.task.goal_z)
+        if self.task.goal_lift:
+            key, lift_key, lifted_key = jax.random.split(key, 3)
+            lift = jax.random.uniform(lift_key, (1,), maxval=self.task.goal_lift)
+            lifted = jax.random.uniform(lifted_key) < self.task.lift_probability
+            z = z + jnp.where(lifted, lift, 0.0)
         half = self.task.goal_xy_range / 2
         xy = jax.random.uniform(key, (2,), minval=-half, maxval=half)
-        return jnp.concatenate([xy.at[0].add(self.task.goal_x), jnp.full((1,), self.task.goal_z)])
+        return jnp.concatenate([xy.at[0].add(self.task.goal_x), z])
 
     def sample_start(self, key: jax.Array) -> ArmState:
         """The arm at its neutral pose and the objects at rest, upright, on the table."""
@@ -205,7 +246,7 @@ class PandaManipulation(GoalEnv):
             zip(self.task.objects, jax.random.split(key, len(self.task.objects)), strict=True)
         ):
             xy = jax.random.uniform(obj_key, (2,), minval=-half, maxval=half)
-            start = ARM_DOF + 7 * i
+            start = self._first_object + 7 * i
             pose = jnp.concatenate([xy, jnp.array([obj.half_height, 1.0, 0.0, 0.0, 0.0])])
             qpos = qpos.at[start : start + 7].set(pose)
         return self._rest.replace(qpos=qpos)
@@ -214,7 +255,7 @@ class PandaManipulation(GoalEnv):
         """A first state with the arm at joint angles [7] and the (first) object upright at a
         position [3], all at rest: for scripted experiments (jaxik.bench.fidelity)."""
         qpos = self._rest.qpos.at[:ARM_DOF].set(arm_qpos)
-        qpos = qpos.at[ARM_DOF : ARM_DOF + 7].set(
+        qpos = qpos.at[self._first_object : self._first_object + 7].set(
             jnp.concatenate([object_position, jnp.array([1.0, 0.0, 0.0, 0.0])])
         )
         scene = self._rest.replace(qpos=qpos)
@@ -230,20 +271,46 @@ class PandaManipulation(GoalEnv):
         self._check_action(action)
         action = jnp.clip(action, -1.0, 1.0)
         scene = state.pipeline_state
-        target = self.control.servo_targets(scene.qpos[:ARM_DOF], action)
+        arm_action = action[: self.control.action_size]
+        target = self.control.servo_targets(scene.qpos[:ARM_DOF], arm_action)
+        finger_target = self.finger_targets(scene, action)
         timestep = float(self.mj_model.opt.timestep)
 
         def substep(scene: ArmState, _):
             arm_qpos, arm_qvel = scene.qpos[:ARM_DOF], scene.qvel[:ARM_DOF]
             inertia = self.motor.inertia(arm_qpos)
-            torque = self.motor.torque(inertia, target, arm_qpos, arm_qvel, timestep)
-            return self.dynamics.step(scene, torque), None
+            ctrl = self.motor.torque(inertia, target, arm_qpos, arm_qvel, timestep)
+            if self.fingers:
+                fingers = slice(ARM_DOF, self._first_object)
+                force = velocity_motor.finger_force(
+                    self._finger_inertia,
+                    manipulation_scene.FINGER_FORCE,
+                    finger_target,
+                    scene.qpos[fingers],
+                    scene.qvel[fingers],
+                    timestep,
+                )
+                ctrl = jnp.concatenate([ctrl, force])
+            return self.dynamics.step(scene, ctrl), None
 
         scene, _ = jax.lax.scan(substep, scene, None, length=self.config.n_substeps)
         finite = jnp.isfinite(scene.qpos).all() & jnp.isfinite(scene.qvel).all()
         scene = jax.tree.map(lambda now, rest: jnp.where(finite, now, rest), scene, self._rest)
         obs = self._observe(scene, state.info["goal"])
         return self._transition(state, scene, obs, nonfinite=~finite)
+
+    def finger_targets(self, scene: ArmState, action: jax.Array) -> jax.Array:
+        """Each finger's target [2] (none without the gripper) for a clipped action: half of
+        the width now plus ``finger_step`` times the action's last component, as panda-gym
+        asks its finger motors (the joints' ranges stop them)."""
+        if not self.fingers:
+            return jnp.zeros((0,))
+        width = self.finger_width(scene) + self.config.finger_step * action[-1]
+        return jnp.full((self.fingers,), jnp.clip(width / 2, 0.0, manipulation_scene.FINGER_TRAVEL))
+
+    def finger_width(self, scene: ArmState) -> jax.Array:
+        """The distance between the fingers [] (0 closed; 0 without the gripper)."""
+        return jnp.sum(scene.qpos[ARM_DOF : self._first_object])
 
     def ee_frame(self, scene: ArmState) -> tuple[jax.Array, jax.Array]:
         """The ee site's position [3] and rotation [3, 3] (its axes as columns, world frame)."""
@@ -252,16 +319,20 @@ class PandaManipulation(GoalEnv):
 
     def object_pose(self, scene: ArmState, index: int = 0) -> tuple[jax.Array, jax.Array]:
         """Object ``index``'s position [3] and quaternion (w, x, y, z) [4]."""
-        start = ARM_DOF + 7 * index
+        start = self._first_object + 7 * index
         return scene.qpos[start : start + 3], scene.qpos[start + 3 : start + 7]
 
     def _observe(self, scene: ArmState, goal: jax.Array) -> dict[str, jax.Array]:
-        """{"observation": [6 + 12 per object], "achieved_goal": [3], "desired_goal": [3]}."""
+        """{"observation": [6 (+1 with the gripper) + 12 per object], "achieved_goal": [3],
+        "desired_goal": [3]}."""
         ee_pos, _, jacp, _ = self.control.chain.site_frame(scene.qpos[:ARM_DOF])
         parts = [ee_pos, jacp @ scene.qvel[:ARM_DOF]]
+        if self.fingers:
+            parts.append(self.finger_width(scene)[None])
         for i in range(len(self.task.objects)):
             position, quat = self.object_pose(scene, i)
-            velocity = scene.qvel[ARM_DOF + 6 * i : ARM_DOF + 6 * i + 6]
+            start = self._first_object + 6 * i
+            velocity = scene.qvel[start : start + 6]
             parts += [position, euler_xyz(quat), velocity[:3], rotate(quat, velocity[3:])]
         achieved = self.object_pose(scene, 0)[0]
         return {

@@ -106,6 +106,6 @@ def neutral_data(model: mujoco.MjModel) -> mujoco.MjData:
     their places in the model), positions computed."""
     data = mujoco.MjData(model)
     data.qpos[: len(NEUTRAL_QPOS)] = NEUTRAL_QPOS
-    data.ctrl[:] = NEUTRAL_QPOS
+    data.ctrl[: len(NEUTRAL_QPOS)] = NEUTRAL_QPOS
     mujoco.mj_forward(model, data)
     return data

@@ -16,12 +16,15 @@ _PANDA_VARIANTS = {
     "PandaReachJoints": {"control_type": "joints", "reward_type": "sparse"},
     "PandaReachJointsDense": {"control_type": "joints", "reward_type": "dense"},
 }
-# Each manipulation task's own settings: the puck's friction (0.02) needs elliptic friction cones
-# (envs/panda_manipulation.py, friction_cone).
-_MANIPULATION_TASKS = {"Push": {}, "Slide": {"friction_cone": "elliptic"}}
+# Each manipulation task's own settings. Elliptic friction cones: the puck's friction (0.02)
+# needs them, and a grasp holds on them (envs/panda_manipulation.py, friction_cone).
+_MANIPULATION_TASKS = {
+    "Push": {"task": "push"},
+    "Slide": {"task": "slide", "friction_cone": "elliptic"},
+    "PickAndPlace": {"task": "pick_and_place", "friction_cone": "elliptic"},
+}
 _MANIPULATION_VARIANTS = {
     f"Panda{task}{joints}{dense}": {
-        "task": task.lower(),
         **settings,
         "control_type": "joints" if joints else "ee",
         "reward_type": "dense" if dense else "sparse",

@@ -103,3 +103,44 @@ def wave(ee_position: jax.Array, uniform: jax.Array) -> jax.Array:
     ``WAVE_CENTRE`` +- ``WAVE_HALF``."""
     point = uniform * jnp.array(WAVE_HALF) + jnp.array(WAVE_CENTRE)
     return jnp.clip((point - ee_position) / EE_STEP, -1.0, 1.0)
+
+
+GRASP_DEPTH = 0.01  # the ee (fingertips) this far below the cube's centre grasps it
+HOVER = 0.06  # ee height above the cube's centre from which the gripper descends onto it
+
+
+def pick_and_place(
+    observation: jax.Array, desired_goal: jax.Array, approach: float = 0.6
+) -> jax.Array:
+    """Ee-control action [4] (3 for the ee, 1 for the fingers) that grasps the cube, carries it
+    to the goal and holds it there (PickAndPlace).
+
+    observation: [19] (ee position, ee velocity, finger width, cube position, ...);
+    desired_goal: [3]. Holding the cube (it sits between the fingers, closed on it): carry it
+    to the goal. At the grasp point: close. Above the cube: open and descend. Elsewhere: rise
+    clear of the cube, then move above it. ``approach``: the largest ee action component.
+    """
+    observation, desired_goal = jnp.asarray(observation), jnp.asarray(desired_goal)
+    ee, velocity, width, cube = observation[:3], observation[3:6], observation[6], observation[7:10]
+    grasp = cube - jnp.array([0.0, 0.0, GRASP_DEPTH])
+    to_grasp = grasp - ee
+    # closed on the cube: near the grasp point (the two fingers need not centre it), the
+    # fingers apart by about its width
+    holding = (jnp.linalg.norm(to_grasp) < 0.03) & (width > 1.2 * CUBE_HALF) & (width < 2.3 * CUBE_HALF)
+    at_grasp = jnp.linalg.norm(to_grasp) < 0.01
+    above = jnp.linalg.norm(to_grasp[:2]) < 0.01
+    low = ee[2] < cube[2] + HOVER - 0.02
+    hover = cube.at[2].add(HOVER)
+    target = jnp.where(
+        holding,
+        desired_goal - jnp.array([0.0, 0.0, GRASP_DEPTH]),
+        jnp.where(
+            at_grasp | above,
+            grasp,
+            jnp.where(low, ee.at[2].set(hover[2]), hover),
+        ),
+    )
+    fingers = jnp.where(holding | at_grasp, -1.0, 1.0)
+    ahead = ee + velocity * CTRL_DT
+    move = jnp.clip((target - ahead) / EE_STEP, -approach, approach)
+    return jnp.concatenate([move, fingers[None]])

@@ -58,3 +58,13 @@ class VelocityMotor:
         # clipped joints in the others' torques, and spun a light wrist up to 95 rad/s).
         scale = jnp.minimum(1.0, jnp.min(self.limit / jnp.maximum(jnp.abs(torque), 1e-9)))
         return scale * torque
+
+
+def finger_force(
+    inertia: float, limit: float, target: jax.Array, qpos: jax.Array, qvel: jax.Array, timestep: float
+) -> jax.Array:
+    """Forces [2] of the two finger motors, each its own velocity servo (the same law as the
+    arm's, on a joint whose mass matrix is the constant ``inertia``): targets, positions and
+    velocities [2], each finger's force within +-``limit``."""
+    force = inertia * (RATE * (target - qpos) - qvel) / timestep
+    return jnp.clip(force, -limit, limit)
