@@ -197,7 +197,7 @@ class PandaManipulation(GoalEnv):
         )
         # qpos: arm 7, fingers 2 (with the gripper), then 7 per object; qvel: 7, 2, 6 per object
         self.fingers = len(manipulation_scene.FINGER_NAMES) if self.task.gripper else 0
-        self._first_object = ARM_DOF + self.fingers
+        self.object_index = ARM_DOF + self.fingers  # the first object's place in qpos
         self._finger_inertia = 0.0  # a finger's mass plus its joint's armature (kg)
         if self.fingers:
             finger = self.mj_model.joint(manipulation_scene.FINGER_NAMES[0])
@@ -246,7 +246,7 @@ class PandaManipulation(GoalEnv):
             zip(self.task.objects, jax.random.split(key, len(self.task.objects)), strict=True)
         ):
             xy = jax.random.uniform(obj_key, (2,), minval=-half, maxval=half)
-            start = self._first_object + 7 * i
+            start = self.object_index + 7 * i
             pose = jnp.concatenate([xy, jnp.array([obj.half_height, 1.0, 0.0, 0.0, 0.0])])
             qpos = qpos.at[start : start + 7].set(pose)
         return self._rest.replace(qpos=qpos)
@@ -255,7 +255,7 @@ class PandaManipulation(GoalEnv):
         """A first state with the arm at joint angles [7] and the (first) object upright at a
         position [3], all at rest: for scripted experiments (jaxik.bench.fidelity)."""
         qpos = self._rest.qpos.at[:ARM_DOF].set(arm_qpos)
-        qpos = qpos.at[self._first_object : self._first_object + 7].set(
+        qpos = qpos.at[self.object_index : self.object_index + 7].set(
             jnp.concatenate([object_position, jnp.array([1.0, 0.0, 0.0, 0.0])])
         )
         scene = self._rest.replace(qpos=qpos)
@@ -281,7 +281,7 @@ class PandaManipulation(GoalEnv):
             inertia = self.motor.inertia(arm_qpos)
             ctrl = self.motor.torque(inertia, target, arm_qpos, arm_qvel, timestep)
             if self.fingers:
-                fingers = slice(ARM_DOF, self._first_object)
+                fingers = slice(ARM_DOF, self.object_index)
                 force = velocity_motor.finger_force(
                     self._finger_inertia,
                     manipulation_scene.FINGER_FORCE,
@@ -310,7 +310,7 @@ class PandaManipulation(GoalEnv):
 
     def finger_width(self, scene: ArmState) -> jax.Array:
         """The distance between the fingers [] (0 closed; 0 without the gripper)."""
-        return jnp.sum(scene.qpos[ARM_DOF : self._first_object])
+        return jnp.sum(scene.qpos[ARM_DOF : self.object_index])
 
     def ee_frame(self, scene: ArmState) -> tuple[jax.Array, jax.Array]:
         """The ee site's position [3] and rotation [3, 3] (its axes as columns, world frame)."""
@@ -319,7 +319,7 @@ class PandaManipulation(GoalEnv):
 
     def object_pose(self, scene: ArmState, index: int = 0) -> tuple[jax.Array, jax.Array]:
         """Object ``index``'s position [3] and quaternion (w, x, y, z) [4]."""
-        start = self._first_object + 7 * index
+        start = self.object_index + 7 * index
         return scene.qpos[start : start + 3], scene.qpos[start + 3 : start + 7]
 
     def _observe(self, scene: ArmState, goal: jax.Array) -> dict[str, jax.Array]:
@@ -331,7 +331,7 @@ class PandaManipulation(GoalEnv):
             parts.append(self.finger_width(scene)[None])
         for i in range(len(self.task.objects)):
             position, quat = self.object_pose(scene, i)
-            start = self._first_object + 6 * i
+            start = self.object_index + 6 * i
             velocity = scene.qvel[start : start + 6]
             parts += [position, euler_xyz(quat), velocity[:3], rotate(quat, velocity[3:])]
         achieved = self.object_pose(scene, 0)[0]

@@ -126,7 +126,8 @@ def pick_and_place(
     to_grasp = grasp - ee
     # closed on the cube: near the grasp point (the two fingers need not centre it), the
     # fingers apart by about its width
-    holding = (jnp.linalg.norm(to_grasp) < 0.03) & (width > 1.2 * CUBE_HALF) & (width < 2.3 * CUBE_HALF)
+    near = jnp.linalg.norm(to_grasp) < 0.03
+    holding = near & (width > 1.2 * CUBE_HALF) & (width < 2.3 * CUBE_HALF)
     at_grasp = jnp.linalg.norm(to_grasp) < 0.01
     above = jnp.linalg.norm(to_grasp[:2]) < 0.01
     low = ee[2] < cube[2] + HOVER - 0.02

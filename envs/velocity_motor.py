@@ -61,7 +61,12 @@ class VelocityMotor:
 
 
 def finger_force(
-    inertia: float, limit: float, target: jax.Array, qpos: jax.Array, qvel: jax.Array, timestep: float
+    inertia: float,
+    limit: float,
+    target: jax.Array,
+    qpos: jax.Array,
+    qvel: jax.Array,
+    timestep: float,
 ) -> jax.Array:
     """Forces [2] of the two finger motors, each its own velocity servo (the same law as the
     arm's, on a joint whose mass matrix is the constant ``inertia``): targets, positions and

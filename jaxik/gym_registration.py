@@ -4,6 +4,8 @@
     jaxik/PandaReachJointsDense-v0, jaxik/PandaPush-v0, jaxik/PandaPushDense-v0,
     jaxik/PandaPushJoints-v0, jaxik/PandaPushJointsDense-v0, jaxik/PandaSlide-v0,
     jaxik/PandaSlideDense-v0, jaxik/PandaSlideJoints-v0, jaxik/PandaSlideJointsDense-v0,
+    jaxik/PandaPickAndPlace-v0, jaxik/PandaPickAndPlaceDense-v0,
+    jaxik/PandaPickAndPlaceJoints-v0, jaxik/PandaPickAndPlaceJointsDense-v0,
     jaxik/PlanarReach-v0, jaxik/PlanarReachDense-v0
 
 ``gymnasium.make(id, **env_config)`` gives a ``gymnasium.Env`` and ``gymnasium.make_vec(id,
@@ -26,6 +28,10 @@ TASKS = (
     "PandaSlideDense",
     "PandaSlideJoints",
     "PandaSlideJointsDense",
+    "PandaPickAndPlace",
+    "PandaPickAndPlaceDense",
+    "PandaPickAndPlaceJoints",
+    "PandaPickAndPlaceJointsDense",
     "PlanarReach",
     "PlanarReachDense",
 )

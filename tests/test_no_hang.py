@@ -34,13 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
         ("PandaReach", {"joint_limits": True}),
         ("PandaReach", {"contacts": True}),
         # The manipulation tasks' steps are checked in the default suite inside the rollouts that
-        # tests/test_panda_push.py and test_panda_slide.py compile anyway; joint control solves
-        # nothing, and its contact physics is PandaPush's.
+        # tests/test_panda_push.py, test_panda_slide.py and test_panda_pick_and_place.py compile
+        # anyway; joint control solves nothing, and its contact physics is PandaPush's.
         pytest.param("PandaPush", {}, marks=pytest.mark.slow),
         pytest.param("PandaPushJoints", {}, marks=pytest.mark.slow),
         pytest.param("PandaSlide", {}, marks=pytest.mark.slow),
+        pytest.param("PandaPickAndPlace", {}, marks=pytest.mark.slow),
     ],
-    ids=["ee", "joints", "joint_limits", "contacts", "push", "push_joints", "slide"],
+    ids=["ee", "joints", "joint_limits", "contacts", "push", "push_joints", "slide", "pick"],
 )
 def test_no_lapack_call_in_a_batched_step(name, overrides):
     env = envs.AutoResetWrapper(envs.make(name, **overrides))
@@ -80,7 +81,7 @@ print(observation.shape[0], bool(jnp.isfinite(observation).all()))
 """
 
 
-# PandaPush's and PandaSlide's runs (a minute each of compiling and contact physics) are in the
+# The manipulation tasks' runs (a minute each of compiling and contact physics) are in the
 # slow suite; the LAPACK check above covers their steps in the default suite.
 @pytest.mark.parametrize(
     "name",
@@ -88,6 +89,7 @@ print(observation.shape[0], bool(jnp.isfinite(observation).all()))
         "PandaReach",
         pytest.param("PandaPush", marks=pytest.mark.slow),
         pytest.param("PandaSlide", marks=pytest.mark.slow),
+        pytest.param("PandaPickAndPlace", marks=pytest.mark.slow),
     ],
 )
 def test_documented_pattern_runs_at_4096_environments(name):

@@ -135,7 +135,7 @@ def test_render_of_the_panda_draws_the_arm_and_the_goal():
     assert np.abs(frame.astype(float) - moved_frame).mean() > 1.0
 
 
-@pytest.mark.parametrize("name", ["PandaPush", "PandaSlide"])
+@pytest.mark.parametrize("name", ["PandaPush", "PandaSlide", "PandaPickAndPlace"])
 def test_render_of_a_manipulation_task_draws_the_object_and_the_goal(name):
     """The object is in the picture: moved 10 cm, it changes the frame; so does the goal."""
     from envs.render import FrameRenderer
@@ -145,7 +145,7 @@ def test_render_of_a_manipulation_task_draws_the_object_and_the_goal(name):
     state = jax.device_get(env.reset(jax.random.key(0)))
     scene, goal = state.pipeline_state, state.info["goal"]
     qpos = np.array(scene.qpos)
-    qpos[7] += 0.1  # the object, along x
+    qpos[env.object_index] += 0.1  # the object, along x
     moved = scene.replace(qpos=qpos)
     try:
         frame = renderer.frame(scene, goal)
