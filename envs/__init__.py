@@ -1,10 +1,11 @@
-"""MJX environments: the Franka Panda of panda-gym's PandaReach, PandaPush and PandaSlide, and
-a 2-D arm.
+"""MJX environments: the Franka Panda of panda-gym's PandaReach, PandaPush, PandaSlide and
+PandaPickAndPlace, and a 2-D arm.
 
 import envs
 env = envs.make("PandaReach")                 # or PandaReachDense, PandaReachJoints,
-                                              # PandaReachJointsDense, PandaPush, PandaSlide
-                                              # (and their Dense / Joints variants), PlanarReach
+                                              # PandaReachJointsDense, PandaPush, PandaSlide,
+                                              # PandaPickAndPlace (and their Dense / Joints
+                                              # variants), PlanarReach
 env = envs.make("PandaReach", terminate_on_success=False)
 train_env = envs.AutoResetWrapper(env)        # new goal at every reset, final obs kept
 """

@@ -187,19 +187,21 @@ def test_ik_bench_bad_input_stops_before_compiling(args, message):
 
 @pytest.mark.slow
 def test_the_fidelity_command_writes_every_experiment(tmp_path):
-    """A few episodes of each scripted PandaPush and PandaSlide experiment (jaxik only: panda-gym
-    is the compare extra's); eight programs to compile."""
+    """A few episodes of each scripted PandaPush, PandaSlide and PandaPickAndPlace experiment
+    (jaxik only: panda-gym is the compare extra's); ten programs to compile."""
     bench.main(["fidelity", "--episodes", "2", "--out", str(tmp_path)])
     record = json.loads((tmp_path / "fidelity.json").read_text())
     metrics = {r["metric"]: r["jaxik"] for r in record["results"]}
     assert set(r["experiment"] for r in record["results"]) == {
         "scripted push", "untouched cube", "straight push", "stopping", "ik step",
-        "scripted slide", "free slide",
+        "scripted slide", "free slide", "scripted pick and place", "carry",
     }  # fmt: skip
     assert all(np.isfinite(value) for value in metrics.values())
     assert abs(metrics["rest height (m)"] - 0.02) < 1e-3
     assert metrics["cube travel (m)"] > 0.1  # a 0.17 m push moves it
     assert 0.2 < metrics["slide from 0.3 m/s (m)"] < metrics["slide from 0.5 m/s (m)"] < 0.7
+    assert metrics["carried cube height (m)"] > 0.1  # lifted to the goal 10 cm up
+    assert 0.03 < metrics["finger width around the cube (m)"] <= 0.04  # held, 4 cm wide
     for axis in "xz":  # two DLS iterations reach a 1 cm step
         assert metrics[f"IK: share of a 1 cm step along {axis}"] == pytest.approx(1.0, abs=0.02)
     assert all(r["panda_gym"] is None for r in record["results"])

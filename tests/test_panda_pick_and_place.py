@@ -100,11 +100,11 @@ def test_spaces_and_start_are_panda_gyms(pick):
 def test_the_scripted_controller_picks_and_places_the_cube(rollout):
     success, observation, goal = rollout
     reached = success[:EPISODES].max(axis=1)
-    # panda-gym's PandaPickAndPlace-v3 with the same controller: 0.98 (python -m jaxik.bench
-    # fidelity); the two simulations should agree within 10 points
-    assert reached.mean() >= 0.88, reached.mean()
+    # panda-gym's PandaPickAndPlace-v3 with the same controller: 1.00 over 128 episodes
+    # (python -m jaxik.bench fidelity); the two simulations should agree within 10 points
+    assert reached.mean() >= 0.9, reached.mean()
     lifted_goals = goal[:EPISODES, 2] > CUBE_HALF + 0.03
-    assert lifted_goals.sum() >= 10 and reached[lifted_goals].mean() >= 0.88  # carried up there
+    assert lifted_goals.sum() >= 10 and reached[lifted_goals].mean() >= 0.9  # carried up there
     # held, the cube sits between the fingers: pressed in by millimetres, not squeezed through
     held = observation[:EPISODES, :, CUBE][..., 2] > CUBE_HALF + 0.02
     width = observation[:EPISODES, :, WIDTH][held]

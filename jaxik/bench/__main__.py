@@ -102,7 +102,10 @@ def main(argv: list[str] | None = None) -> None:
         help="the same code at tiny sizes on PlanarReach (seconds on a CPU)",
     )  # fmt: skip
     gpu_parser.add_argument("overrides", nargs="*", help="key=value settings over both configs")
-    fidelity_parser = add("fidelity", "scripted PandaPush experiments, jaxik beside panda-gym")
+    fidelity_parser = add(
+        "fidelity",
+        "scripted PandaPush, PandaSlide and PandaPickAndPlace experiments, jaxik beside panda-gym",
+    )
     fidelity_parser.add_argument("--episodes", default="128", help="episodes per experiment")
     fidelity_parser.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE",
@@ -402,7 +405,7 @@ def bench_fidelity(args: argparse.Namespace, command: str) -> None:
     print(f"machine: {machine.describe()}", flush=True)
     rows = fidelity.measure(episodes, overrides, args.vs_pandagym)
     setting = " ".join(f"{k}={v}" for k, v in overrides.items()) or "default settings"
-    title = f"PandaPush beside panda-gym ({setting})"
+    title = f"Manipulation tasks beside panda-gym ({setting})"
     report(args, "fidelity", title, command, fidelity.table(rows, episodes), rows,
            fidelity.plot)  # fmt: skip
 

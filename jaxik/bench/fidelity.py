@@ -1,4 +1,4 @@
-"""Do jaxik's PandaPush and PandaSlide behave like panda-gym's PandaPush-v3 and PandaSlide-v3?
+"""Do jaxik's PandaPush, PandaSlide and PandaPickAndPlace behave like panda-gym's v3 tasks?
 The same scripted experiments on both simulations, from the observation alone (envs/scripted.py),
 side by side.
 
@@ -16,7 +16,12 @@ side by side.
   arm's IK answer reaches (its joints set directly, no servo): what an action asks of the arm;
 - ``scripted slide``: the scripted striker's success rate on PandaSlide over N episodes;
 - ``free slide``: the puck, set going along +x at 0.3 and at 0.5 m/s with nothing touching it,
-  slides until friction (0.02) and damping stop it: how far.
+  slides until friction (0.02) and damping stop it: how far;
+- ``scripted pick and place``: the scripted grasp-and-carry controller's success rate on
+  PandaPickAndPlace over N episodes;
+- ``carry``: the same controller, the cube under the gripper at the table's centre and the goal
+  10 cm above it (the episode does not end there): after 30 steps, the cube's height and the
+  fingers' width around it.
 
 panda-gym runs only with the optional extra installed (``make install-compare``).
 """
@@ -33,6 +38,7 @@ STOP_ACTION = (-1.0, 1.0, -1.0)
 BEHIND = 0.05  # gripper start behind the cube's centre
 IK_STEP = 0.01  # metres, from the neutral pose
 FREE_SLIDE = (-0.15, (0.3, 0.5), 60)  # the puck's start x, its speeds (m/s), steps to let it slide
+CARRY = ((0.0, 0.0, 0.02), (0.0, 0.0, 0.12), 30)  # the cube's start, the goal, steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +146,7 @@ def _jaxik(episodes: int, overrides: dict) -> dict[str, float]:
         return (reached - start)[axis] / IK_STEP
 
     shares = [float(jax.jit(ik_share, static_argnums=0)(axis)) for axis in (0, 2)]
-    return {**pushing, **_ik_summary(shares), **_jaxik_slide(episodes)}
+    return {**pushing, **_ik_summary(shares), **_jaxik_slide(episodes), **_jaxik_pick(episodes)}
 
 
 def _ik_summary(shares) -> dict[str, float]:
@@ -169,6 +175,40 @@ def _jaxik_slide(episodes: int) -> dict[str, float]:
     success = _scripted_success(env, scripted.slide, jax.random.split(jax.random.key(0), episodes))
     travel = jax.jit(jax.vmap(free_slide))(jnp.asarray(FREE_SLIDE[1]))
     return _slide_summary(success, travel)
+
+
+def _jaxik_pick(episodes: int) -> dict[str, float]:
+    import jax
+    import jax.numpy as jnp
+
+    import envs
+    from envs import panda_model, scripted
+
+    env = envs.make("PandaPickAndPlace")
+    keys = jax.random.split(jax.random.key(0), episodes)
+    success = _scripted_success(env, scripted.pick_and_place, keys)
+    carrying = envs.make("PandaPickAndPlace", terminate_on_success=False)
+
+    def carry():
+        cube, goal, steps = jnp.asarray(CARRY[0]), jnp.asarray(CARRY[1]), CARRY[2]
+        neutral = jnp.asarray(panda_model.NEUTRAL_QPOS, jnp.float32)
+        state = carrying.state_at(neutral, cube, goal)
+
+        def step(state, _):
+            obs = state.obs
+            return carrying.step(state, scripted.pick_and_place(obs["observation"], goal)), None
+
+        return jax.lax.scan(step, state, None, steps)[0].obs["observation"]
+
+    return _pick_summary(success, jax.jit(carry)())
+
+
+def _pick_summary(success, observation) -> dict[str, float]:
+    return {
+        "pick and place: success": float(np.mean(success)),
+        "carried cube height (m)": float(observation[9]),
+        "finger width around the cube (m)": float(observation[6]),
+    }
 
 
 def _slide_summary(success, travel) -> dict[str, float]:
@@ -291,7 +331,8 @@ def _panda_gym(episodes: int) -> dict[str, float]:
         robot.set_joint_angles(angles)
         shares.append(float((robot.get_ee_position() - start)[axis] / IK_STEP))
         env.close()
-    return {**pushing, **_ik_summary(shares), **_panda_gym_slide(episodes)}
+    slide, pick = _panda_gym_slide(episodes), _panda_gym_pick(episodes)
+    return {**pushing, **_ik_summary(shares), **slide, **pick}
 
 
 def _panda_gym_slide(episodes: int) -> dict[str, float]:
@@ -320,6 +361,29 @@ def _panda_gym_slide(episodes: int) -> dict[str, float]:
     return _slide_summary(success, travel)
 
 
+def _panda_gym_pick(episodes: int) -> dict[str, float]:
+    import gymnasium as gym
+    import jax
+
+    from envs import scripted
+
+    controller = jax.jit(scripted.pick_and_place)
+    env = gym.make("PandaPickAndPlace-v3")
+    success = _panda_gym_success(env, controller, episodes)
+
+    task, sim = env.unwrapped.task, env.unwrapped.sim
+    cube, goal, steps = CARRY
+    env.reset(seed=0)
+    sim.set_base_pose("object", np.array(cube), np.array([0.0, 0.0, 0.0, 1.0]))
+    task.goal = np.array(goal)
+    obs = env.unwrapped._get_obs()
+    for _ in range(steps):  # past success: the unwrapped env does not end the episode
+        action = controller(obs["observation"], obs["desired_goal"])
+        obs, *_ = env.unwrapped.step(np.asarray(action, np.float32))
+    env.close()
+    return _pick_summary(success, obs["observation"])
+
+
 EXPERIMENTS = {
     "success": "scripted push",
     "rest height (m)": "untouched cube",
@@ -333,6 +397,9 @@ EXPERIMENTS = {
     **{f"IK: share of a 1 cm step along {a}": "ik step" for a in "xz"},
     "slide: success": "scripted slide",
     **{f"slide from {v} m/s (m)": "free slide" for v in FREE_SLIDE[1]},
+    "pick and place: success": "scripted pick and place",
+    "carried cube height (m)": "carry",
+    "finger width around the cube (m)": "carry",
 }
 
 
@@ -344,8 +411,8 @@ def measure(episodes: int, overrides: dict, vs_pandagym: bool) -> list[Row]:
 
 def table(rows: list[Row], episodes: int) -> str:
     lines = [
-        f"Scripted push and scripted slide over {episodes} episodes each; the straight push is "
-        "the median of cubes at y = -0.1, 0 and 0.1 m.",
+        f"Scripted push, slide and pick and place over {episodes} episodes each; the straight "
+        "push is the median of cubes at y = -0.1, 0 and 0.1 m.",
         "",
         "| experiment | metric | jaxik | panda-gym | jaxik / panda-gym |",
         "| --- | --- | ---: | ---: | ---: |",
