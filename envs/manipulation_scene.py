@@ -203,7 +203,8 @@ def _add_fingers(spec: mujoco.MjSpec, hand) -> tuple[str, str]:
     """Two fingers on slide joints in ``hand``, each where envs/assets/panda.xml welds it when
     closed, moving apart along the hand's y axis, with a force motor each (``FINGER_FORCE``).
     Returns the finger geoms' names."""
-    half_x, half_y, half_z = CLOSED_FINGERS["size"][0], CLOSED_FINGERS["size"][1] / 2, 0.025
+    half_x, both_y, half_z = CLOSED_FINGERS["size"]
+    half_y = both_y / 2  # each finger is half the closed pair
     for name, side in zip(FINGER_NAMES, (1.0, -1.0), strict=True):
         body = hand.add_body(name=name)
         body.add_joint(
