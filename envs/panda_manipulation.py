@@ -215,7 +215,7 @@ class PandaManipulation(GoalEnv):
 
     @property
     def action_size(self) -> int:
-        return self.control.action_size + (1 if self.task.gripper else 0)
+        return self.control.action_size + (1 if self.fingers else 0)
 
     @property
     def backend(self) -> str:
@@ -302,7 +302,8 @@ class PandaManipulation(GoalEnv):
     def finger_targets(self, scene: ArmState, action: jax.Array) -> jax.Array:
         """Each finger's target [2] (none without the gripper) for a clipped action: half of
         the width now plus ``finger_step`` times the action's last component, as panda-gym
-        asks its finger motors (the joints' ranges stop them)."""
+        asks its finger motors, clipped to the finger's range (panda-gym's hard joint limits
+        stop its fingers; MuJoCo's soft ones would let a finger driven past them sink through)."""
         if not self.fingers:
             return jnp.zeros((0,))
         width = self.finger_width(scene) + self.config.finger_step * action[-1]
