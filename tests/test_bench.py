@@ -1,6 +1,7 @@
 """The benchmark suite's plumbing: its accounting, its outputs and its input errors (the speeds
 themselves are measured by running it, not asserted here)."""
 
+import dataclasses
 import json
 
 import jax
@@ -78,8 +79,11 @@ def test_the_gpu_command_rehearses_every_part_and_skips_a_size_that_does_not_fit
     assert parts["train"]["results"][0]["updates"] > 0
     assert [r["cache"] for r in parts["time-to-target"]["results"]] == ["cold", "warm"]
     assert [r["seeds"] for r in parts["seeds"]["results"]] == [1]
+    assert [r["num_envs"] for r in parts["manipulation"]["results"]] == [4]
     assert parts["seeds"]["skipped"] == [{"size": "seeds 2", "skipped": "does not fit in memory"}]
-    assert all(not parts[name]["skipped"] for name in ("env", "train", "time-to-target"))
+    assert all(
+        not parts[name]["skipped"] for name in ("env", "train", "time-to-target", "manipulation")
+    )
     assert record["device"]["jax"] == jax.__version__
     backend = "cpu" if jax.default_backend() == "cpu" else "gpu"
     assert record["device"]["physics"] == panda_model.PHYSICS_CHOICES[backend].reason
@@ -88,6 +92,36 @@ def test_the_gpu_command_rehearses_every_part_and_skips_a_size_that_does_not_fit
     text = markdown.read_text()
     assert "kept" in text and "- seeds 2: skipped, does not fit in memory" in text
     assert (tmp_path / "gpu.md").read_text() in text
+
+
+def test_a_part_whose_time_is_spent_starts_no_further_size_and_each_part_is_written(
+    tmp_path, monkeypatch
+):
+    """With ``part_seconds=0`` each part measures its first size only and names the others
+    as not started; ``finished`` sees the parts grow one by one, so a run stopped from outside
+    keeps what it finished. (The measurements are stubbed: this is the bookkeeping.)"""
+    from jaxik.bench import env as env_bench
+    from jaxik.bench import gpu, time_to_target
+
+    measured = []
+
+    def stub(*args, **kwargs):
+        measured.append(args[:2])
+        return []
+
+    for module in (env_bench, throughput, time_to_target, seeds_bench):
+        monkeypatch.setattr(module, "measure", stub)
+    seen = []
+    plan = dataclasses.replace(gpu.REHEARSAL, part_seconds=0.0)
+    parts = gpu.run(plan, tmp_path, log=lambda line: None,
+                    finished=lambda so_far: seen.append(list(so_far)))  # fmt: skip
+    assert seen == [list(gpu.TITLES)[:n] for n in range(1, len(gpu.TITLES) + 1)]
+    assert len(measured) == len(gpu.TITLES)  # the first size of each part, no more
+    assert parts["env"]["skipped"] == [
+        {"size": "env PlanarReach x8", "skipped": "not started: the part's 0 s were spent"}
+    ]
+    assert parts["seeds"]["skipped"][0]["size"] == "seeds 2"
+    assert not parts["time-to-target"]["skipped"] and not parts["manipulation"]["skipped"]
 
 
 @pytest.mark.parametrize(
@@ -99,6 +133,7 @@ def test_the_gpu_command_rehearses_every_part_and_skips_a_size_that_does_not_fit
         (["seeds", "gamma=2"], "gamma=2 must be a finite number in [0.0, 1.0)"),
         (["compile", "--algos", "ppo"], "--algos='ppo' is not allowed"),
         (["gpu", "--rehearse", "tau=-1"], "tau=-1 must be a finite number"),
+        (["gpu", "--part-seconds", "0"], "--part-seconds: '0' is not a positive integer"),
         (["fidelity", "--episodes", "0"], "--episodes: '0' is not a positive integer"),
         (["fidelity", "--set", "solver_iterations=0"], "solver_iterations=0 must be"),
         (["fidelity", "--set", "gripper=open"], "gripper"),

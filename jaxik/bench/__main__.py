@@ -10,7 +10,7 @@ python -m jaxik.bench seeds [--seeds 1 8 64] [key=value ...]
 python -m jaxik.bench compile [--algos ddpg td3 sac] [key=value ...]
 python -m jaxik.bench time-to-target [key=value ...]
 python -m jaxik.bench ik [--policy RUN_DIR] [--run 0] [--goals 1000]
-python -m jaxik.bench gpu [--rehearse] [key=value ...]
+python -m jaxik.bench gpu [--rehearse] [--part-seconds S] [key=value ...]
 python -m jaxik.bench fidelity [--episodes 128] [--set key=value ...] [--vs-pandagym]
 
 key=value settings apply over --config (default configs/default.yaml). ``env --vs-pandagym`` and
@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     gpu_parser.add_argument(
         "--rehearse", action="store_true",
         help="the same code at tiny sizes on PlanarReach (seconds on a CPU)",
+    )  # fmt: skip
+    gpu_parser.add_argument(
+        "--part-seconds", default=None, metavar="S",
+        help="start no further size of a part once it has run S seconds (a lent GPU's minutes)",
     )  # fmt: skip
     gpu_parser.add_argument("overrides", nargs="*", help="key=value settings over both configs")
     fidelity_parser = add(
@@ -373,10 +377,18 @@ def bench_gpu(args: argparse.Namespace, command: str) -> None:
     from jaxik.bench import gpu
 
     plan = gpu.REHEARSAL if args.rehearse else gpu.FULL
-    plan = dataclasses.replace(plan, overrides=(*plan.overrides, *args.overrides))
+    part_seconds = None
+    if args.part_seconds is not None:
+        (part_seconds,) = _positive_ints("--part-seconds", [args.part_seconds])
+    plan = dataclasses.replace(
+        plan, overrides=(*plan.overrides, *args.overrides), part_seconds=part_seconds
+    )
     print(f"machine: {machine.describe()}", flush=True)
     try:
-        parts = gpu.run(plan, args.out, log=lambda line: print(line, flush=True))
+        parts = gpu.run(
+            plan, args.out, log=lambda line: print(line, flush=True),
+            finished=lambda so_far: gpu.write(so_far, args.out, command, record),
+        )  # fmt: skip
     except (ValueError, OSError) as error:
         raise SystemExit(f"gpu: {error}") from None
     section = gpu.write(parts, args.out, command, record)

@@ -1,25 +1,31 @@
 """Everything the GPU section of BENCHMARKS.md needs, in one command that runs the other
 benchmarks' measurements one after another:
 
-- env: control steps/s of every Panda task inside one ``lax.scan``, from 1 to 65,536
-  environments, compile time apart (jaxik.bench.env);
+- env: control steps/s of PandaReach and PandaReachJoints inside one ``lax.scan``, from 1 to
+  65,536 environments, compile time apart (jaxik.bench.env);
 - train: environment steps/s and gradient updates/s of ``configs/gpu.yaml`` at 2,048, 8,192 and
   16,384 environments (jaxik.bench.throughput);
 - time-to-target: ``train.py --config configs/gpu.yaml`` to the success target, the whole
   process, with a cold and then a warm cache of compiled programs (jaxik.bench.time_to_target);
 - seeds: 1, 64 and 1,024 seeds of ``configs/default.yaml`` (16 environments each) in one program
-  to the success target: wall time and cost per seed (jaxik.bench.seeds).
+  to the success target: wall time and cost per seed (jaxik.bench.seeds);
+- manipulation: the same as env for PandaPush and PandaPickAndPlace (contacts), last because
+  their programs take longest to compile.
 
 A size that does not fit in the device's memory is skipped and named as such; any other failure
-of one size or part is recorded with its error and the others still run. ``--rehearse`` runs the
-same code at tiny sizes on PlanarReach (seconds on a CPU): the default suite runs it, so the
-command works the day a GPU is lent.
+of one size or part is recorded with its error and the others still run. A lent GPU is often
+lent for minutes, so each part may be given a time (``part_seconds``): once it is spent, the
+part starts no further size (its first always runs) and names those it left out; and the files
+are rewritten after every part, so a run stopped from outside keeps the parts it finished.
+``--rehearse`` runs the same code at tiny sizes on PlanarReach (seconds on a CPU): the default
+suite runs it, so the command works the day a GPU is lent.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +48,10 @@ class Plan:
     train_sizes: tuple[int, ...]
     seeds_config: Path
     seed_counts: tuple[int, ...]
+    manipulation_names: tuple[str, ...]
+    manipulation_sizes: tuple[int, ...]
     overrides: tuple[str, ...] = ()  # key=value over both configs
+    part_seconds: float | None = None  # no further size of a part starts after this; None: no limit
 
 
 FULL = Plan(
@@ -52,6 +61,8 @@ FULL = Plan(
     train_sizes=(2048, 8192, 16384),
     seeds_config=ROOT / "configs" / "default.yaml",
     seed_counts=(1, 64, 1024),
+    manipulation_names=("PandaPush", "PandaPickAndPlace"),
+    manipulation_sizes=(1024, 4096, 16384),
 )
 REHEARSAL = Plan(
     env_names=("PlanarReach",),
@@ -60,6 +71,8 @@ REHEARSAL = Plan(
     train_sizes=(16,),
     seeds_config=ROOT / "configs" / "default.yaml",
     seed_counts=(1, 2),
+    manipulation_names=("PlanarReach",),  # the same code; a contact task compiles for a minute
+    manipulation_sizes=(4,),
     overrides=(
         "env=PlanarReach", "num_envs=16", "total_env_steps=1024", "eval_every=512",
         "learning_starts=128", "batch_size=64", "buffer_size=4096", "hidden_sizes=[32,32]",
@@ -102,9 +115,15 @@ def device() -> dict[str, str]:
     }
 
 
-def run(plan: Plan, out: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Measures every part of ``plan``; writes nothing. Returns, per part, its results (the
-    other benchmarks' records), what was skipped and why, and its markdown table."""
+def run(
+    plan: Plan,
+    out: Path,
+    log: Callable[[str], None] = print,
+    finished: Callable[[dict[str, Any]], None] = lambda parts: None,
+) -> dict[str, Any]:
+    """Measures every part of ``plan``; writes nothing itself, but calls ``finished(parts)``
+    after each part with the parts so far. Returns, per part, its results (the other
+    benchmarks' records), what was skipped and why, and its markdown table."""
     from jaxik import config as config_lib
     from jaxik.bench import env as env_bench
     from jaxik.bench import seeds as seeds_bench
@@ -117,7 +136,14 @@ def run(plan: Plan, out: Path, log: Callable[[str], None] = print) -> dict[str, 
 
     def part(name: str, sizes, measure_one, table, plot_fn) -> None:
         results, skipped = [], []
-        for size in sizes:
+        start = time.perf_counter()
+        for index, size in enumerate(sizes):
+            spent = time.perf_counter() - start
+            if plan.part_seconds is not None and index > 0 and spent > plan.part_seconds:
+                reason = f"not started: the part's {plan.part_seconds:g} s were spent"
+                log(f"{name} {size}: {reason}")
+                skipped.append({"size": f"{name} {size}", "skipped": reason})
+                continue
             result, why = attempt(f"{name} {size}", lambda s=size: measure_one(s), log)
             if result is None:
                 skipped.append(why)
@@ -126,14 +152,17 @@ def run(plan: Plan, out: Path, log: Callable[[str], None] = print) -> dict[str, 
                 log(f"{name} {size}: done")
         parts[name] = {"results": results, "skipped": skipped,
                        "table": table(results) if results else "", "plot": plot_fn}  # fmt: skip
-
-    env_sizes = [f"{name} x{n}" for name in plan.env_names for n in plan.env_sizes]
+        finished(parts)
 
     def env_size(label: str):
         name, count = label.rsplit(" x", 1)
         return env_bench.measure(name, int(count), "scan")
 
-    part("env", env_sizes, env_size, env_bench.table, env_bench.plot)
+    def labels(names, sizes) -> list[str]:
+        return [f"{name} x{n}" for name in names for n in sizes]
+
+    part("env", labels(plan.env_names, plan.env_sizes), env_size, env_bench.table,
+         env_bench.plot)  # fmt: skip
     part("train", plan.train_sizes,
          lambda n: throughput.measure(train_cfg, n, train_cfg.batch_size), throughput.table,
          throughput.plot)  # fmt: skip
@@ -143,6 +172,8 @@ def run(plan: Plan, out: Path, log: Callable[[str], None] = print) -> dict[str, 
     part("seeds", plan.seed_counts,
          lambda n: seeds_bench.measure(plan.seeds_config, n, overrides), seeds_bench.table,
          seeds_bench.plot)  # fmt: skip
+    part("manipulation", labels(plan.manipulation_names, plan.manipulation_sizes), env_size,
+         env_bench.table, env_bench.plot)  # fmt: skip
     return parts
 
 
@@ -151,6 +182,7 @@ TITLES = {
     "train": "Training throughput, configs/gpu.yaml",
     "time-to-target": "Time to the success target, configs/gpu.yaml, whole process",
     "seeds": "Seeds in one program to the success target, configs/default.yaml",
+    "manipulation": "Manipulation tasks' environment steps/s inside one lax.scan",
 }
 
 
