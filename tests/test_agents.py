@@ -15,6 +15,7 @@ from jaxik.device.agents.common import (
     soft_update,
     td_target,
 )
+from jaxik.device.agents.td3 import random_actions
 
 IN_DIM, ACTION_SIZE, BATCH = 5, 2, 32
 
@@ -110,6 +111,34 @@ def run_optimizer(max_grad_norm, hp, grads_per_step, params):
     for grads in grads_per_step:
         params, opt_state = step(params, opt_state, grads, hp)
     return params
+
+
+def test_random_actions_replace_whole_rows_with_the_given_probability():
+    """DDPG's and TD3's random_action_prob: each environment's action is kept or replaced as a
+    whole, by one uniform in [-1, 1], about as often as asked; at 0 nothing changes."""
+    action, key = jnp.full((4000, 3), 0.5), jax.random.key(0)
+    np.testing.assert_array_equal(random_actions(key, action, jnp.float32(0.0)), action)
+    every = np.asarray(random_actions(key, action, jnp.float32(1.0)))
+    assert (np.abs(every) <= 1.0).all() and not np.isclose(every, 0.5).any()
+    some = np.isclose(np.asarray(random_actions(key, action, jnp.float32(0.3))), 0.5)
+    assert (some.all(axis=1) == some.any(axis=1)).all()  # whole rows
+    assert 0.27 < 1.0 - some.all(axis=1).mean() < 0.33  # 4,000 rows: 0.3 within 4 sd
+
+
+def test_action_l2_adds_the_mean_squared_action_to_the_actor_loss():
+    """The same update with action_l2 = 2 reports an actor loss larger by twice the mean squared
+    action of the actor it updates (the critic update, which comes first, is the same)."""
+    cfg = config.TrainConfig(algo="ddpg")
+    agent, hp = agents.make(cfg, IN_DIM, ACTION_SIZE), hyperparams.from_config(cfg)
+    state, key = agent.init(jax.random.key(0), hp), jax.random.key(1)
+    batch = random_update(jax.random.key(2), 0.0)
+    update = jax.jit(agent.update)
+    plain = float(update(state, batch, key, hp)[1]["actor_loss"])
+    weighted = update(state, batch, key, hp.replace(action_l2=jnp.float32(2.0)))
+    action = np.asarray(agent.act(state, batch.x, key, explore=False))
+    assert float(weighted[1]["actor_loss"]) - plain == pytest.approx(
+        2.0 * np.mean(np.square(action)), abs=1e-5
+    )
 
 
 def test_the_default_optimiser_with_a_traced_rate_is_optax_adam():

@@ -158,6 +158,7 @@ def test_vs_pandagym_names_what_is_missing(monkeypatch):
     [
         ({"env": "PandaReachJoints"}, "no equivalent of env='PandaReachJoints'"),
         ({"env_config": {"terminate_on_success": False}}, "always ends episodes on success"),
+        ({"random_action_prob": 0.3}, "has no random_action_prob (set it to 0)"),
     ],
 )
 def test_vs_pandagym_refuses_what_panda_gym_cannot_match(overrides, message):

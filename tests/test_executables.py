@@ -129,8 +129,8 @@ def test_the_key_follows_what_reaches_the_device():
 
 HYPERPARAMETERS_CHANGED = {
     "her_future_prob": 0.5, "learning_rate": 3e-4, "weight_decay": 1e-3, "gamma": 0.9,
-    "tau": 0.01, "noise_std": 0.3, "ou_theta": 0.3, "target_noise": 0.1,
-    "target_noise_clip": 0.3, "init_alpha": 0.5,
+    "tau": 0.01, "noise_std": 0.3, "ou_theta": 0.3, "random_action_prob": 0.3,
+    "action_l2": 1.0, "target_noise": 0.1, "target_noise_clip": 0.3, "init_alpha": 0.5,
 }  # fmt: skip
 
 

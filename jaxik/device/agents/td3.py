@@ -60,13 +60,16 @@ def make_deterministic(
 
     def explore(state, noise, x, policy_key, noise_key, hp: Hyperparams, episode_ended):
         """The actor's action plus Gaussian or Ornstein-Uhlenbeck noise (config's
-        exploration_noise, scaled by hp.noise_std), clipped to [-1, 1]."""
+        exploration_noise, scaled by hp.noise_std), clipped to [-1, 1]; with probability
+        hp.random_action_prob per environment, a uniform random action instead."""
         action = act(state, x, policy_key, explore=False)  # deterministic: the key is unused
         if config.exploration_noise == "ou":
             noise = ornstein_uhlenbeck(noise, noise_key, hp.noise_std, hp.ou_theta, episode_ended)
         else:
             noise = gaussian_noise(noise_key, action.shape, hp.noise_std)
-        return jnp.clip(action + noise, -1.0, 1.0), noise
+        action = jnp.clip(action + noise, -1.0, 1.0)
+        random_key = jax.random.fold_in(noise_key, 1)
+        return random_actions(random_key, action, hp.random_action_prob), noise
 
     def act(state: DeterministicState, x: jax.Array, key: jax.Array, explore: bool) -> jax.Array:
         del key, explore  # deterministic; exploration noise is added by ``explore``
@@ -85,13 +88,18 @@ def make_deterministic(
         q = apply_critics(critic, critic_params, batch.x, batch.action)
         return common.mean_squared_error(q, target), q.mean()
 
-    def actor_loss(actor_params, critic_params, batch: Update):
+    def actor_loss(actor_params, critic_params, batch: Update, hp: Hyperparams):
+        """-Q(x, actor(x)) of the first critic, plus hp.action_l2 times the mean squared
+        action."""
         action = actor.apply(actor_params, batch.x)
         first_critic = jax.tree.map(lambda p: p[:1], critic_params)
-        return -apply_critics(critic, first_critic, batch.x, action).mean()
+        q = apply_critics(critic, first_critic, batch.x, action).mean()
+        return -q + hp.action_l2 * jnp.mean(jnp.square(action))
 
     def update_actor_and_targets(state: DeterministicState, batch: Update, hp: Hyperparams):
-        loss, grads = jax.value_and_grad(actor_loss)(state.actor_params, state.critic_params, batch)
+        loss, grads = jax.value_and_grad(actor_loss)(
+            state.actor_params, state.critic_params, batch, hp
+        )
         actor_params, actor_opt_state = common.apply_optimizer(
             optimizer(hp), state.actor_params, grads, state.actor_opt_state
         )
@@ -154,6 +162,17 @@ def make(config, in_dim: int, action_size: int) -> Agent:
 def gaussian_noise(key: jax.Array, shape: tuple[int, ...], std: float) -> jax.Array:
     """Exploration noise, independent N(0, std^2) per step: [num_envs, action_size]."""
     return std * jax.random.normal(key, shape)
+
+
+def random_actions(key: jax.Array, action: jax.Array, probability: jax.Array) -> jax.Array:
+    """``action`` [num_envs, action_size] with each environment's row replaced, with
+    ``probability``, by one drawn uniformly from [-1, 1]. ``key`` is a key of its own (folded
+    from the noise's), so the noise is drawn as it was without this: at probability 0 the actions
+    are the same, bit for bit."""
+    coin_key, uniform_key = jax.random.split(key)
+    replace = jax.random.uniform(coin_key, (*action.shape[:-1], 1)) < probability
+    uniform = jax.random.uniform(uniform_key, action.shape, minval=-1.0, maxval=1.0)
+    return jnp.where(replace, uniform, action)
 
 
 def ornstein_uhlenbeck(
