@@ -28,6 +28,15 @@ def test_throughput_counts_updates_per_environment_step():
     assert result.updates_per_second == pytest.approx(result.updates / result.seconds)
 
 
+def test_a_timed_environment_run_is_longer_on_an_accelerator():
+    """About 100,000 environment steps on the CPU, 2,000,000 elsewhere (a GPU's 100,000 take
+    hundredths of a second), between 20 and 1,000 control steps."""
+    from jaxik.bench.env import steps_for
+
+    assert [steps_for(n, "cpu") for n in (1, 1024, 4096, 65536)] == [1000, 97, 24, 20]
+    assert [steps_for(n, "gpu") for n in (1, 1024, 4096, 65536)] == [1000, 1000, 488, 30]
+
+
 def test_a_subcommand_writes_json_png_and_its_markdown_section(tmp_path):
     """Everything goes under --out; the docs change only with --update-docs (here a copy)."""
     markdown = tmp_path / "BENCHMARKS.md"

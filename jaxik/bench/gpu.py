@@ -62,7 +62,7 @@ FULL = Plan(
     seeds_config=ROOT / "configs" / "default.yaml",
     seed_counts=(1, 64, 1024),
     manipulation_names=("PandaPush", "PandaPickAndPlace"),
-    manipulation_sizes=(1024, 4096, 16384),
+    manipulation_sizes=(1, 1024, 4096, 16384, 65536),
 )
 REHEARSAL = Plan(
     env_names=("PlanarReach",),
