@@ -24,6 +24,7 @@ def test_the_shipped_configs_are_all_there():
         "configs/gpu.yaml",
         "paper/grid.yaml",
         "paper/table1.yaml",
+        "recipes/push.yaml",
         "recipes/reach.yaml",
     }
 
