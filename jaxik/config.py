@@ -152,10 +152,10 @@ class TrainConfig:
     """Mean reversion of the Ornstein-Uhlenbeck noise per step."""
     random_action_prob: float = hyperparameter(0.0, check=number(0.0, 1.0))
     """The chance that a collected action is drawn uniformly from [-1, 1] instead of being the
-    actor's plus noise (the HER paper's random_eps: 0.3 on its push and pick-and-place tasks)."""
+    actor's plus noise (OpenAI Baselines' HER: random_eps, 0.3 on its Fetch robot tasks)."""
     action_l2: float = hyperparameter(0.0, check=number(0.0))
     """Weight of the mean squared action in the actor's loss, which keeps actions off the
-    bounds of [-1, 1] (the HER paper's action_l2: 1.0 on the same tasks)."""
+    bounds of [-1, 1] (OpenAI Baselines' HER: action_l2, 1.0 on the same tasks)."""
     policy_delay: int = setting(2, check=check_positive_int)
     """TD3: critic updates per actor and target update."""
     target_noise: float = hyperparameter(0.2, check=number(0.0))
