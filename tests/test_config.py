@@ -25,6 +25,7 @@ def test_the_shipped_configs_are_all_there():
         "paper/grid.yaml",
         "paper/table1.yaml",
         "recipes/push.yaml",
+        "recipes/push_gpu.yaml",
         "recipes/reach.yaml",
     }
 
