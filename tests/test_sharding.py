@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # discrete event (an episode ends a step earlier), after which the runs part like two seeds, so
 # the comparison covers one chunk (measured: learner metrics agree to 7e-6 relative there).
 SMALL = planar.arguments(total_env_steps=512)
+DEVICE_COUNT = "--xla_force_host_platform_device_count"
 
 
 def results(out: Path) -> tuple[list[dict], dict]:
@@ -29,12 +30,21 @@ def results(out: Path) -> tuple[list[dict], dict]:
     return rows, json.loads((out / "summary.json").read_text())
 
 
-def train(out: Path, devices: int, *overrides: str) -> tuple[list[dict], dict]:
-    """train.py on ``devices`` CPU devices. One device is this process's own set-up (its
-    XLA_FLAGS), so the run loads the pieces other tests compiled for the same program."""
+def environment(devices: int = 1) -> dict[str, str]:
+    """This process's environment, with XLA_FLAGS asking for ``devices`` CPU devices. The other
+    flags (conftest's optimisation level) stay, so that one device is this process's own set-up
+    and its programs are the ones other tests compiled and cached."""
     env = dict(os.environ)
+    flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith(DEVICE_COUNT)]
     if devices > 1:
-        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+        flags.append(f"{DEVICE_COUNT}={devices}")
+    env["XLA_FLAGS"] = " ".join(flags)
+    return env
+
+
+def train(out: Path, devices: int, *overrides: str) -> tuple[list[dict], dict]:
+    """train.py on ``devices`` CPU devices (one: the pieces other tests compiled load)."""
+    env = environment(devices)
     result = subprocess.run(
         [sys.executable, "train.py", "--out", str(out), *SMALL, *overrides],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
@@ -91,7 +101,7 @@ def test_two_processes_match_one_process_with_two_devices(tmp_path, overrides, l
     XLA's partitioned program communicates through gloo, process 0 writes the outputs. The
     reference is the one-device run of the same seeds (the program other tests compiled)."""
     address = f"127.0.0.1:{free_port()}"
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = environment(1)
     out = tmp_path / "two"
     processes = [
         subprocess.Popen(
