@@ -8,6 +8,12 @@ The action is the deterministic one evaluation uses (DDPG, TD3: the actor; SAC: 
 Gaussian's mean), in [-1, 1], computed by one jitted function with the run's own observation
 normaliser. NumPy in gives NumPy out, JAX in gives JAX out. A run folder of a scan (seeds or a
 float sweep trained as one program) holds every run's policy: pick one with ``run=``.
+
+What is read is the run's ``policy/`` folder (jaxik.host.policy_folder: the actor's layers and
+the normaliser as arrays, the task and the network's layout as JSON), which needs neither the
+training code's version nor its config classes. Folders written before that format (orbax
+checkpoints of the whole final training state) still load: their actor and normaliser are picked
+out of the checkpoint.
 """
 
 from __future__ import annotations
@@ -20,24 +26,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import envs
-from jaxik.config import TrainConfig
-from jaxik.device import agents, trainer
-from jaxik.device import hyperparams as hyperparams_lib
-from jaxik.device import normalizer as normalizer_lib
-from jaxik.host import outputs, scan
+from jaxik.host import policy_folder, scan
 
 OBS_KEYS = ("observation", "desired_goal")
 
 
 @dataclasses.dataclass(frozen=True)
 class Policy:
-    """``policy(obs) -> action``. ``config`` is the run's TrainConfig (``config.env`` and
-    ``config.env_config`` name the environment it was trained on)."""
+    """``policy(obs) -> action``: one run's deterministic policy. ``env`` and ``env_config``
+    name the task it was trained on, ``algo`` the algorithm; ``info`` is the folder's
+    policy.json."""
 
-    config: TrainConfig
-    params: Any  # {"agent": the algorithm's state, "normalizer": Normalizer}, one run's
+    algo: str
+    env: str
+    env_config: dict[str, Any]
     action_size: int
+    info: dict[str, Any]
+    params: dict[str, Any]  # this run's arrays: "layers" [(kernel, bias)], "mean", "variance"
     _act: Any = dataclasses.field(repr=False)
 
     def __call__(self, obs: dict) -> Any:
@@ -59,51 +64,102 @@ class Policy:
 
 
 def load(run_dir: str | Path, run: int = 0) -> Policy:
-    """The final policy of the run in ``run_dir`` (train.py's --out). ``run`` picks one run of a
-    scan folder (0 to seeds x settings - 1, in metrics.csv's order). Raises ValueError naming
-    what is missing."""
+    """The final policy of the run in ``run_dir`` (train.py's --out, or its policy/ folder).
+    ``run`` picks one run of a scan folder (0 to seeds x settings - 1, in metrics.csv's order).
+    Raises ValueError naming what is missing."""
     run_dir = Path(run_dir)
+    folder = run_dir if policy_folder.is_current(run_dir) else run_dir / "policy"
+    if not policy_folder.is_current(folder):
+        check_run_folder(run_dir)
+    if policy_folder.is_current(folder):
+        info, arrays = policy_folder.read(folder)
+    else:
+        info, arrays = from_orbax(run_dir)
+    count = info["runs"]
+    if not (isinstance(run, int) and 0 <= run < count):
+        raise ValueError(f"run={run!r} is not one of the folder's runs: 0 to {count - 1}")
+    depth = len(info["hidden_sizes"]) + 1
+    params = {
+        "layers": [
+            (jnp.asarray(arrays[f"layer_{i}_kernel"][run]),
+             jnp.asarray(arrays[f"layer_{i}_bias"][run]))
+            for i in range(depth)
+        ],
+        "mean": jnp.asarray(arrays["normalizer_mean"][run]),
+        "variance": jnp.asarray(arrays["normalizer_variance"][run]),
+    }  # fmt: skip
+    act = jax.jit(lambda params, observation, goal: action(info, params, observation, goal))
+    return Policy(
+        algo=info["algo"], env=info["env"], env_config=dict(info["env_config"]),
+        action_size=info["action_size"], info=info, params=params, _act=act,
+    )  # fmt: skip
+
+
+def action(info: dict[str, Any], params: dict[str, Any], observation, goal) -> jax.Array:
+    """The formula of jaxik.host.policy_folder: [n, obs], [n, goal] -> [n, action_size]."""
+    x = jnp.concatenate([observation, goal], axis=-1)
+    if info["normalize"]:
+        std = jnp.sqrt(params["variance"] + info["normalizer_eps"])
+        clip = info["observation_clip"]
+        x = jnp.clip((x - params["mean"]) / std, -clip, clip)
+    *hidden, (kernel, bias) = params["layers"]
+    for hidden_kernel, hidden_bias in hidden:
+        x = jax.nn.relu(jnp.dot(x, hidden_kernel) + hidden_bias)
+    return jnp.tanh((jnp.dot(x, kernel) + bias)[..., : info["action_size"]])
+
+
+def check_run_folder(run_dir: Path) -> None:
+    """A clear error for a folder that is not a finished run of a single program."""
     if not (run_dir / "config.yaml").is_file():
-        raise ValueError(f"{run_dir} has no config.yaml: not a run folder of train.py")
-    plan = scan.load(run_dir / "config.yaml")
-    programs = plan.programs
+        raise ValueError(
+            f"{run_dir} has no config.yaml and no {policy_folder.META}: not a run folder of "
+            "train.py nor a policy folder"
+        )
+    programs = scan.load(run_dir / "config.yaml").programs
     if len(programs) > 1:
         names = ", ".join(str(run_dir / p.name) for p in programs[:4])
         raise ValueError(
             f"{run_dir} holds a scan of {len(programs)} programs (static settings); load one "
             f"of their folders: {names}{', ...' if len(programs) > 4 else ''}"
         )
-    program = programs[0]
     if not (run_dir / "policy").is_dir():
         raise ValueError(
             f"{run_dir} has no policy/ folder: the run has not finished (continue it with "
             f"python train.py --resume {run_dir})"
         )
-    count = len(program.runs) if program.batched else 1
-    if not (isinstance(run, int) and 0 <= run < count):
-        raise ValueError(f"run={run!r} is not one of the folder's runs: 0 to {count - 1}")
+
+
+def from_orbax(run_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A policy/ folder of jaxik before the policy format (an orbax checkpoint of the final
+    {"agent", "normalizer"} state), as policy.json's information and params.npz's arrays."""
+    import orbax.checkpoint as ocp
+
+    import envs
+
+    folder = (run_dir / "policy").absolute()
+    program = scan.load(run_dir / "config.yaml").programs[0]
     config = program.config
-    env = envs.make(config.env, **config.env_config)
-    sizes = env.observation_size
-    in_dim = sizes["observation"][0] + sizes["desired_goal"][0]
-    agent = agents.make(config, in_dim, env.action_size)
-    abstract = jax.eval_shape(
-        lambda: {
-            "agent": agent.init(jax.random.key(0), hyperparams_lib.from_config(config)),
-            "normalizer": normalizer_lib.init(in_dim),
-        }
-    )
-    if program.batched:
-        abstract = jax.tree.map(
-            lambda a: jax.ShapeDtypeStruct((count, *a.shape), a.dtype), abstract
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            stored = checkpointer.restore(folder)
+        arrays = policy_folder.arrays(
+            stored["agent"]["actor_params"],
+            stored["normalizer"],
+            batched=program.batched,
         )
-    params = outputs.load_checkpoint(run_dir / "policy", abstract)
-    if program.batched:
-        params = jax.tree.map(lambda a: a[run], params)
-
-    @jax.jit
-    def act(params, observation, goal):
-        obs = {"observation": observation, "desired_goal": goal}
-        return trainer.greedy_action(config, agent, params["agent"], params["normalizer"], obs)
-
-    return Policy(config=config, params=params, action_size=env.action_size, _act=act)
+    except Exception as error:  # any unreadable layout gets the same advice
+        raise ValueError(
+            f"{folder} is neither a {policy_folder.FORMAT!r} folder (no "
+            f"{policy_folder.META}) nor an orbax policy checkpoint this jaxik can read "
+            f"({type(error).__name__}: {str(error)[:200]}). Load it with the jaxik version "
+            "that wrote it, or train the run again."
+        ) from None
+    env = envs.make(config.env, **config.env_config)
+    info = policy_folder.meta(
+        config,
+        seeds=[r.seed for r in program.runs],
+        observation_size=env.observation_size["observation"][0],
+        goal_size=env.observation_size["desired_goal"][0],
+        action_size=env.action_size,
+    )
+    return info, arrays

@@ -32,8 +32,7 @@ def rollout_frames(
     import envs
     from envs.render import FrameRenderer
 
-    config = policy.config
-    env = envs.make(config.env, **config.env_config)
+    env = envs.make(policy.env, **policy.env_config)
     reset, step = jax.jit(env.reset), jax.jit(env.step)
     renderer = FrameRenderer(env, *size)
     hold = max(1, round(HOLD_SECONDS / env.dt))
@@ -119,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     write_video(args.out, frames, fps)
     print(
-        f"Wrote {args.out}: {args.episodes} episodes of {policy.config.algo.upper()} on "
-        f"{policy.config.env}, {sum(reached)} reached the goal; {len(frames)} frames."
+        f"Wrote {args.out}: {args.episodes} episodes of {policy.algo.upper()} on "
+        f"{policy.env}, {sum(reached)} reached the goal; {len(frames)} frames."
     )
     return 0
 

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import run_folder
 from brax.envs.base import Wrapper
 
 import envs
@@ -63,18 +64,9 @@ def metrics(run_dir: Path) -> list[str]:
     return [",".join(c for i, c in enumerate(line.split(",")) if i != column) for line in lines]
 
 
-def policy(run_dir: Path) -> list[np.ndarray]:
-    import orbax.checkpoint as ocp
-
-    with ocp.StandardCheckpointer() as checkpointer:
-        restored = checkpointer.restore((run_dir / "policy").absolute())
-    return [np.asarray(x) for x in jax.tree.leaves(restored)]
-
-
 def assert_same_run(a: Path, b: Path) -> None:
     assert metrics(a) == metrics(b)
-    for x, y in zip(policy(a), policy(b), strict=True):
-        np.testing.assert_array_equal(x, y)
+    run_folder.assert_same_arrays(a, b)
 
 
 def temporary_folders(run_dir: Path) -> set[str]:

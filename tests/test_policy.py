@@ -1,5 +1,6 @@
 """jaxik.policy.load and python -m jaxik.render on run folders train.py wrote."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ from PIL import Image
 
 import envs
 from jaxik import policy as policy_lib
-from jaxik.host import outputs, run, scan
+from jaxik.device import agents, trainer
+from jaxik.host import checkpoint, outputs, pieces, policy_folder, run, scan
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANAR = planar.SMALL
@@ -33,7 +35,7 @@ def two_seeds(tmp_path_factory):
 
 def rollout_success(policy, episodes: int = 200, seed: int = 123) -> float:
     """Fraction of fresh goals the policy reaches, with its own env, stepped in JAX."""
-    env = envs.make(policy.config.env, **policy.config.env_config)
+    env = envs.make(policy.env, **policy.env_config)
     state = jax.vmap(env.reset)(jax.random.split(jax.random.key(seed), episodes))
     step = jax.jit(jax.vmap(env.step))
     reached = np.zeros(episodes, bool)
@@ -78,13 +80,127 @@ def test_actions_for_single_batched_numpy_and_jax_inputs(two_seeds):
     gym_env.step(action)
 
 
+def training_state(run_dir: Path):
+    """The run's final training state (its newest checkpoint), structured, and its program."""
+    program = scan.load(run_dir / "config.yaml").programs[0]
+    store = checkpoint.Checkpoints(run_dir, create=False)
+    try:
+        state, _ = store.restore(pieces.build(program).like)
+    finally:
+        store.close()
+    return program, state
+
+
+def greedy_actions(run_dir: Path, obs: dict) -> np.ndarray:
+    """What the run's evaluation would do on ``obs`` [n, ...], per run: [runs, n, action_size],
+    computed by the training code from the final training state."""
+    program, state = training_state(run_dir)
+    config = program.config
+    env = envs.make(config.env, **config.env_config)
+    sizes = env.observation_size
+    agent = agents.make(config, sizes["observation"][0] + sizes["desired_goal"][0], env.action_size)
+    act = jax.jit(lambda a, n: trainer.greedy_action(config, agent, a, n, obs))
+    if not program.batched:
+        return np.asarray(act(state.agent, state.normalizer))[None]
+    runs = jax.tree.leaves(state.normalizer)[0].shape[0]
+    return np.stack(
+        [
+            np.asarray(act(*jax.tree.map(lambda x, r=r: x[r], (state.agent, state.normalizer))))
+            for r in range(runs)
+        ]
+    )
+
+
+def random_obs(count: int = 64) -> dict:
+    keys = jax.random.split(jax.random.key(7))
+    return {
+        "observation": np.asarray(jax.random.normal(keys[0], (count, 6))) * 2.0,
+        "desired_goal": np.asarray(jax.random.normal(keys[1], (count, 2))),
+    }
+
+
 @pytest.mark.parametrize("algo", [pytest.param("ddpg", marks=pytest.mark.slow), "sac"])
 def test_every_algorithm_loads(tmp_path, algo):
+    """The policy folder acts as the training code's deterministic action (SAC: tanh of its
+    Gaussian's mean), from the actor and normaliser alone."""
     out = train(tmp_path / algo, algo=algo, total_env_steps=1024, eval_every=512)
     act = policy_lib.load(out)
-    assert act.config.algo == algo
+    assert act.algo == algo
     action = act({"observation": np.zeros((3, 6)), "desired_goal": np.ones((3, 2))})
     assert action.shape == (3, 2) and np.abs(action).max() <= 1.0
+    obs = random_obs()
+    np.testing.assert_allclose(act(obs), greedy_actions(out, obs)[0], atol=1e-6)
+
+
+def test_the_policy_folder_holds_what_acting_needs_and_each_runs_actions(two_seeds):
+    """policy/ is policy.json and params.npz (the actor's layers and the normaliser, [runs]
+    first), no training state; each run's loaded policy acts as training's greedy action did."""
+    folder = two_seeds / "policy"
+    assert sorted(p.name for p in folder.iterdir()) == ["params.npz", "policy.json"]
+    info, arrays = policy_folder.read(folder)
+    assert (info["format"], info["version"]) == ("jaxik-policy", policy_folder.VERSION)
+    assert (info["runs"], info["seeds"], info["env"], info["algo"]) == (
+        2,
+        [0, 1],
+        "PlanarReach",
+        "td3",
+    )
+    assert info["layout"] == {"observation": 6, "desired_goal": 2} and info["action_size"] == 2
+    assert not any("critic" in name or "opt" in name for name in arrays)
+    assert arrays["layer_0_kernel"].shape == (2, 8, info["hidden_sizes"][0])
+    obs = random_obs()
+    expected = greedy_actions(two_seeds, obs)
+    for index in (0, 1):
+        from_run = policy_lib.load(two_seeds, run=index)(obs)
+        np.testing.assert_allclose(from_run, expected[index], atol=1e-6)
+        from_folder = policy_lib.load(folder, run=index)(obs)  # the folder alone loads too
+        np.testing.assert_array_equal(from_folder, from_run)
+
+
+def test_the_committed_version_1_folder_still_loads_and_acts_as_when_written():
+    """tests/fixtures/policy-v1 was written once (tools/policy_fixture.py: TD3 on PlanarReach,
+    32-unit layers, 16,384 steps) and is never rewritten: today's code loads it, gives the
+    actions it gave then, and the policy still reaches PlanarReach's goals (64.5 % of 200 fresh
+    goals when written, against a few percent for an untrained one)."""
+    fixture = ROOT / "tests" / "fixtures" / "policy-v1"
+    act = policy_lib.load(fixture)
+    assert (act.algo, act.env, act.action_size) == ("td3", "PlanarReach", 2)
+    with np.load(fixture / "expected.npz") as expected:
+        obs = {key: expected[key] for key in ("observation", "desired_goal")}
+        np.testing.assert_allclose(act(obs), expected["action"], atol=1e-6)
+    assert rollout_success(act) >= 0.5
+
+
+def test_a_folder_of_the_older_orbax_layout_loads_or_names_its_format(two_seeds, tmp_path):
+    """Before the policy format, policy/ was an orbax checkpoint of {"agent": the algorithm's
+    whole state, "normalizer"}: such a folder loads (its actor and normaliser picked out) and
+    acts as the new folder does; one that cannot be read names both layouts and what to do."""
+    import orbax.checkpoint as ocp
+
+    _, state = training_state(two_seeds)
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.yaml").write_text((two_seeds / "config.yaml").read_text())
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(
+            (old / "policy").absolute(), {"agent": state.agent, "normalizer": state.normalizer}
+        )
+    obs = random_obs()
+    for index in (0, 1):
+        np.testing.assert_array_equal(
+            policy_lib.load(old, run=index)(obs), policy_lib.load(two_seeds, run=index)(obs)
+        )
+    broken = tmp_path / "broken"
+    (broken / "policy").mkdir(parents=True)
+    (broken / "config.yaml").write_text((two_seeds / "config.yaml").read_text())
+    with pytest.raises(ValueError, match=r"neither a 'jaxik-policy' folder .* jaxik version"):
+        policy_lib.load(broken)
+    newer = tmp_path / "newer"
+    (newer).mkdir()
+    info = json.loads((two_seeds / "policy" / "policy.json").read_text())
+    (newer / "policy.json").write_text(json.dumps({**info, "version": 99}))
+    with pytest.raises(ValueError, match=r"version 99; this jaxik reads 'jaxik-policy' version 1"):
+        policy_lib.load(newer)
 
 
 def test_load_names_what_is_wrong(tmp_path, two_seeds):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import planar
 import pytest
+import run_folder
 import yaml
 from rich.console import Console
 
@@ -32,16 +33,6 @@ def metrics(run_dir: Path) -> list[dict[str, str]]:
     for row in rows:
         row.pop("wall_seconds")
     return rows
-
-
-def policy_leaves(run_dir: Path) -> list[np.ndarray]:
-    import orbax.checkpoint as ocp
-
-    with ocp.StandardCheckpointer() as checkpointer:
-        restored = checkpointer.restore((run_dir / "policy").absolute())
-    import jax
-
-    return [np.asarray(x) for x in jax.tree.leaves(restored)]
 
 
 # One run is a scan of one: the 2-seed case runs the same host path, and one seed is slow-marked.
@@ -70,8 +61,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, env, seeds):
     steps = resumed["env_steps"] * seeds
     assert resumed["steps_per_second"] == pytest.approx(steps / resumed["train_seconds"])
     assert metrics(parts) == metrics(whole)  # every metric of every chunk, as text: exact
-    for a, b in zip(policy_leaves(parts), policy_leaves(whole), strict=True):
-        np.testing.assert_array_equal(a, b)
+    run_folder.assert_same_arrays(parts, whole)
 
 
 def test_a_finished_run_resumes_to_itself_and_can_be_extended(tmp_path):

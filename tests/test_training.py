@@ -11,7 +11,7 @@ import pytest
 
 from jaxik import config
 from jaxik.device import trainer
-from jaxik.host import executables, outputs, pieces, recorder, scan
+from jaxik.host import executables, pieces, policy_folder, recorder, scan
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANAR = {"env": "PlanarReach", "gamma": 0.98, "eval_every": 2048}
@@ -120,12 +120,10 @@ def test_train_py_writes_every_output(tmp_path):
     assert config.load(out / "config.yaml").env == "PlanarReach"
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     assert (out / "learning_curve.png").stat().st_size > 10_000
-    cfg = config.load(out / "config.yaml")
-    parts = trainer.make_trainer(cfg)
-    state = jax.eval_shape(parts.init, jax.random.key(0))
-    like = {"agent": state.agent, "normalizer": state.normalizer}
-    restored = outputs.load_checkpoint(out / "policy", like)
-    assert float(restored["normalizer"].count) == 1024.0
+    info, arrays = policy_folder.read(out / "policy")
+    assert (info["env"], info["algo"], info["runs"]) == ("PlanarReach", "td3", 1)
+    assert info["seeds"] == [0]
+    assert arrays["normalizer_count"].tolist() == [1024.0]
 
 
 def test_bad_config_is_rejected_before_compiling():

@@ -259,14 +259,14 @@ def measure(
     """Every method on ``count`` held-out goals of each arm in ``arms``; ``policy``
     (jaxik.policy.Policy or None) joins the table of the arm it was trained on."""
     results = []
-    trained_on = envs.make(policy.config.env, **policy.config.env_config) if policy else None
+    trained_on = envs.make(policy.env, **policy.env_config) if policy else None
 
     def add(task, method, function, goals, closed, limits):
         results.append(evaluate(task, method, function, goals, closed, limits, batch))
         show(results[-1])
 
     def add_policy(task, goals, limits):
-        name = f"policy ({policy.config.algo.upper()}, {policy.config.env})"
+        name = f"policy ({policy.algo.upper()}, {policy.env})"
         episode = closed_loop(trained_on, lambda state: policy(state.obs), limits)
         add(task, name, episode, goals, True, limits is not None)
 

@@ -43,7 +43,10 @@ def update(normalizer: Normalizer, x: jax.Array) -> Normalizer:
     return Normalizer(mean=mean, variance=sum_squares / total, count=total)
 
 
-def normalize(normalizer: Normalizer, x: jax.Array, clip: float, eps: float = 1e-4) -> jax.Array:
+EPS = 1e-4  # added to the variance before its square root
+
+
+def normalize(normalizer: Normalizer, x: jax.Array, clip: float, eps: float = EPS) -> jax.Array:
     """x: [..., dim] -> [..., dim], standardised and clipped to [-clip, clip]."""
     std = jnp.sqrt(normalizer.variance + eps)
     return jnp.clip((x - normalizer.mean) / std, -clip, clip)

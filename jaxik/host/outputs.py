@@ -2,8 +2,8 @@
 
 config.yaml (the resolved config; with ``seeds`` and ``sweep`` for a scan), metrics.csv (one row
 per evaluation, and per run in a scan), tensorboard/ (single runs: the same scalars as TensorBoard
-events), checkpoints/ (the whole training state, for --resume), policy/ (final parameters and
-input statistics, orbax), learning_curve.png, summary.json; for scans also results.csv,
+events), checkpoints/ (the whole training state, for --resume), policy/ (what acting needs:
+jaxik.host.policy_folder), learning_curve.png, summary.json; for scans also results.csv,
 results.md (one row per setting, aggregated over seeds) and sweep.png.
 """
 
@@ -144,24 +144,6 @@ def read_metrics(path: Path) -> list[dict[str, float]]:
     """metrics.csv's rows as floats."""
     with open(path, newline="") as file:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(file)]
-
-
-def save_checkpoint(out: Path, params: Any) -> Path:
-    """Writes the final policy ``params`` (a pytree of arrays) to out/policy with orbax."""
-    import orbax.checkpoint as ocp
-
-    path = (Path(out) / "policy").absolute()
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(path, params, force=True)
-    return path
-
-
-def load_checkpoint(path: Path, like: Any) -> Any:
-    """The pytree saved at ``path``, shaped like ``like``."""
-    import orbax.checkpoint as ocp
-
-    with ocp.StandardCheckpointer() as checkpointer:
-        return checkpointer.restore(Path(path).absolute(), like)
 
 
 @contextlib.contextmanager

@@ -26,8 +26,18 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+import envs
 from jaxik import config as config_lib
-from jaxik.host import checkpoint, executables, outputs, pieces, recorder, scan, sharding
+from jaxik.host import (
+    checkpoint,
+    executables,
+    outputs,
+    pieces,
+    policy_folder,
+    recorder,
+    scan,
+    sharding,
+)
 from jaxik.host.checkpoint import CheckpointError
 
 RESUMABLE = config_lib.resumable_names()
@@ -268,8 +278,8 @@ def run_program(
             f"Stopped after chunk {record.chunks} of {config.num_evals}; checkpoint saved. "
             f"Continue with: python train.py --resume {out}"
         )
-    policy = to_host({"agent": state.agent, "normalizer": state.normalizer})
-    outputs.save_checkpoint(out, policy)  # every process: orbax synchronises them, one writes
+    normalizer = {name: getattr(state.normalizer, name) for name in ("mean", "variance", "count")}
+    save_policy(out / "policy", program, to_host(state.agent.actor_params), to_host(normalizer))
     return results.finish(
         interrupted=interrupted,
         device=sharding.describe(jitted.mesh),
@@ -299,6 +309,26 @@ def close_all(*closers: Callable[[], None]) -> None:
         except Exception:
             if not failing:
                 raise
+
+
+def save_policy(
+    folder: Path, program: scan.Program, actor_params: Any, normalizer: dict[str, Any]
+) -> None:
+    """Writes the runs' final policies (host arrays, [runs] leading when batched) as the policy
+    folder (jaxik.host.policy_folder); one process writes."""
+    if not is_main_process():
+        return
+    config = program.config
+    env = envs.make(config.env, **config.env_config)
+    info = policy_folder.meta(
+        config,
+        seeds=[run.seed for run in program.runs],
+        observation_size=env.observation_size["observation"][0],
+        goal_size=env.observation_size["desired_goal"][0],
+        action_size=env.action_size,
+    )
+    params = policy_folder.arrays(actor_params, normalizer, program.batched)
+    policy_folder.write(folder, info, params)
 
 
 def to_host(tree: Any) -> Any:
