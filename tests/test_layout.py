@@ -79,6 +79,7 @@ def test_every_module_sits_in_a_wing_or_is_a_door():
     assert doors == [
         "jaxik.bench",
         "jaxik.compat",
+        "jaxik.export",
         "jaxik.gym_envs",
         "jaxik.gym_registration",
         "jaxik.policy",

@@ -1,5 +1,6 @@
 """jaxik.policy.load and python -m jaxik.render on run folders train.py wrote."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -307,3 +308,83 @@ def test_a_manipulation_run_loads_and_renders(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "on PandaSlide" in result.stdout and Image.open(gif).n_frames >= 2
+
+
+def test_the_onnx_export_acts_as_jaxik_on_1000_observations(two_seeds, tmp_path):
+    """python -m jaxik.export, run 1 of the two-seed folder: onnxruntime's actions on 1,000
+    observations (500 fresh environment states, 500 random inputs, some beyond the normaliser's
+    clip) are within 1e-5 of jaxik.policy's, and the metadata names the run, its task and what
+    an action means."""
+    import onnxruntime
+
+    from jaxik import export
+
+    path = tmp_path / "policy.onnx"
+    assert export.main([str(two_seeds), "--onnx", str(path), "--run", "1"]) == 0
+    env = envs.make("PlanarReach")
+    states = jax.vmap(env.reset)(jax.random.split(jax.random.key(3), 500)).obs
+    noise = random_obs(500)
+    obs = {
+        key: np.concatenate([np.asarray(states[key]), 3.0 * noise[key]]).astype(np.float32)
+        for key in ("observation", "desired_goal")
+    }
+    session = onnxruntime.InferenceSession(str(path))
+    (action,) = session.run(["action"], obs)
+    expected = policy_lib.load(two_seeds, run=1)(obs)
+    assert action.shape == (1000, 2)
+    np.testing.assert_allclose(action, expected, atol=1e-5, rtol=0)
+    assert not np.allclose(action, policy_lib.load(two_seeds, run=0)(obs), atol=1e-3)
+    meta = session.get_modelmeta().custom_metadata_map
+    assert (meta["jaxik_run"], meta["jaxik_seed"]) == ("1", "1")
+    info = json.loads(meta["jaxik_policy"])
+    assert (info["env"], info["algo"], info["layout"]) == (
+        "PlanarReach", "td3", {"observation": 6, "desired_goal": 2}
+    )  # fmt: skip
+    assert json.loads(meta["jaxik_env_config"])["joint_step"] == 0.1
+    assert meta["action_scaling"].startswith("action[0:2] x 0.1 rad")
+
+
+def test_action_scaling_names_each_tasks_units():
+    from jaxik import export
+
+    def scaling(task: str) -> str:
+        resolved = dataclasses.asdict(envs.make_config(task))
+        return export.action_scaling(resolved, envs.make(task).action_size)
+
+    assert scaling("PandaReach").startswith("action[0:3] x 0.05 m: displacement of the end-")
+    assert scaling("PandaReachJoints").startswith("action[0:7] x 0.05 rad")
+    pick = scaling("PandaPickAndPlace")
+    assert pick.startswith("action[0:3] x 0.05 m") and "action[3] x 0.2 m" in pick
+    assert "action[3]" not in scaling("PandaPush")
+
+
+def test_the_docs_example_runs_with_onnxruntime_and_numpy_alone(tmp_path):
+    """docs/export.md's example, on the committed fixture's export, in a process where
+    importing jax, mujoco or jaxik fails."""
+    from jaxik import export
+
+    path = tmp_path / "policy.onnx"
+    export.export(ROOT / "tests" / "fixtures" / "policy-v1", path)
+    text = (ROOT / "docs" / "export.md").read_text()
+    example = text.split("```python\n")[1].split("```")[0]
+    blocked = ("jax", "jaxlib", "mujoco", "jaxik", "envs")
+    blocker = f"import sys\nfor name in {blocked!r}:\n    sys.modules[name] = None\n"
+    result = subprocess.run(
+        [sys.executable, "-c", blocker + example], cwd=tmp_path,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "action[0:2] x 0.1 rad" in result.stdout
+    numbers = result.stdout.split("[[")[1].split("]]")[0].split()
+    assert len(numbers) == 2 and all(-1.0 <= float(n) <= 1.0 for n in numbers)
+
+
+def test_export_names_bad_input(tmp_path, capsys):
+    from jaxik import export
+
+    with pytest.raises(SystemExit):
+        export.main([str(tmp_path), "--onnx", str(tmp_path / "policy.txt")])
+    assert "must end in .onnx" in capsys.readouterr().err
+    assert export.main([str(tmp_path), "--onnx", str(tmp_path / "p.onnx")]) == 2
+    assert "no config.yaml" in capsys.readouterr().err
+    assert not (tmp_path / "p.onnx").exists()
