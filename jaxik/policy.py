@@ -69,11 +69,10 @@ def load(run_dir: str | Path, run: int = 0) -> Policy:
     Raises ValueError naming what is missing."""
     run_dir = Path(run_dir)
     folder = run_dir if policy_folder.is_current(run_dir) else run_dir / "policy"
-    if not policy_folder.is_current(folder):
-        check_run_folder(run_dir)
     if policy_folder.is_current(folder):
         info, arrays = policy_folder.read(folder)
     else:
+        check_run_folder(run_dir)
         info, arrays = from_orbax(run_dir)
     count = info["runs"]
     if not (isinstance(run, int) and 0 <= run < count):
@@ -134,8 +133,6 @@ def from_orbax(run_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     {"agent", "normalizer"} state), as policy.json's information and params.npz's arrays."""
     import orbax.checkpoint as ocp
 
-    import envs
-
     folder = (run_dir / "policy").absolute()
     program = scan.load(run_dir / "config.yaml").programs[0]
     config = program.config
@@ -154,12 +151,4 @@ def from_orbax(run_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             f"({type(error).__name__}: {str(error)[:200]}). Load it with the jaxik version "
             "that wrote it, or train the run again."
         ) from None
-    env = envs.make(config.env, **config.env_config)
-    info = policy_folder.meta(
-        config,
-        seeds=[r.seed for r in program.runs],
-        observation_size=env.observation_size["observation"][0],
-        goal_size=env.observation_size["desired_goal"][0],
-        action_size=env.action_size,
-    )
-    return info, arrays
+    return policy_folder.meta_for(config, [r.seed for r in program.runs]), arrays

@@ -92,6 +92,15 @@ def meta(config: TrainConfig, seeds: list[int], observation_size: int, goal_size
     }
 
 
+def meta_for(config: TrainConfig, seeds: list[int]) -> dict[str, Any]:
+    """``meta`` with the sizes read from ``config``'s environment."""
+    import envs
+
+    env = envs.make(config.env, **config.env_config)
+    sizes = env.observation_size
+    return meta(config, seeds, sizes["observation"][0], sizes["desired_goal"][0], env.action_size)
+
+
 def write(folder: Path, info: dict[str, Any], params: dict[str, np.ndarray]) -> Path:
     """Writes ``info`` (policy.json) and ``params`` (params.npz) as ``folder``, replacing what was
     there: written beside it first and then renamed, so a folder is whole or absent."""

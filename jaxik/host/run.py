@@ -26,7 +26,6 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-import envs
 from jaxik import config as config_lib
 from jaxik.host import (
     checkpoint,
@@ -318,15 +317,7 @@ def save_policy(
     folder (jaxik.host.policy_folder); one process writes."""
     if not is_main_process():
         return
-    config = program.config
-    env = envs.make(config.env, **config.env_config)
-    info = policy_folder.meta(
-        config,
-        seeds=[run.seed for run in program.runs],
-        observation_size=env.observation_size["observation"][0],
-        goal_size=env.observation_size["desired_goal"][0],
-        action_size=env.action_size,
-    )
+    info = policy_folder.meta_for(program.config, [run.seed for run in program.runs])
     params = policy_folder.arrays(actor_params, normalizer, program.batched)
     policy_folder.write(folder, info, params)
 
