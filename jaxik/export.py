@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -133,14 +132,13 @@ def export(run_dir: Path, onnx_path: Path, run: int = 0) -> Path:
     is written."""
     import envs
     from jaxik import policy as policy_lib
+    from jaxik.host import outputs
 
     policy = policy_lib.load(run_dir, run=run)  # checks the folder and ``run``
     resolved = envs.make_config(policy.env, **policy.env_config)
     env_config = json.loads(json.dumps(dataclasses.asdict(resolved), default=list))
     model = to_onnx(policy.info, policy.params, run, env_config)
-    partial = onnx_path.with_name(onnx_path.name + ".partial")
-    partial.write_bytes(model.SerializeToString())
-    os.replace(partial, onnx_path)
+    outputs.write_atomically(onnx_path, model.SerializeToString())
     return onnx_path
 
 

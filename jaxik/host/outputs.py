@@ -26,12 +26,13 @@ class OutputError(ValueError):
     """The output folder cannot be written (unwritable, or the disk is full)."""
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Writes ``text`` to a temporary file beside ``path`` and renames it over ``path``: a process
-    killed at any moment leaves the old file or the new one, never a truncated one."""
+def write_atomically(path: Path, text: str | bytes) -> None:
+    """Writes ``text`` (or bytes) to a temporary file beside ``path`` and renames it over
+    ``path``: a process killed at any moment leaves the old file or the new one, never a
+    truncated one."""
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
-    with open(partial, "w") as file:
+    with open(partial, "wb" if isinstance(text, bytes) else "w") as file:
         file.write(text)
         file.flush()
         os.fsync(file.fileno())
