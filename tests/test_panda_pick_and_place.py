@@ -7,6 +7,7 @@ scripted controller, the other half wave the arm high above the cube, opening an
 fingers at random.
 """
 
+import batched
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -35,28 +36,21 @@ def lowered(pick):
     """The rollout's program, lowered, and its arguments: the first ``EPISODES`` environments
     run the scripted controller, the rest wave the arm above the table."""
 
-    def episode(key, scripted_pick):
-        start_key, action_key = jax.random.split(key)
-        state = pick.reset(start_key)
-
-        def step(state, key):
-            obs = state.obs
-            uniform = jax.random.uniform(key, (4,), minval=-1.0, maxval=1.0)
-            fingers = uniform[3:]  # open or close, at random
-            wave = jnp.concatenate([scripted.wave(obs["observation"][:3], uniform[:3]), fingers])
-            placing = scripted.pick_and_place(obs["observation"], obs["desired_goal"])
-            action = jnp.where(scripted_pick, placing, wave)
-            after = pick.step(state, action)
-            # an episode that ended stays where it ended (success terminates it)
-            after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
-            return after, (after.metrics["success"], after.obs["observation"])
-
-        _, (success, observation) = jax.lax.scan(step, state, jax.random.split(action_key, STEPS))
-        return success, observation, state.obs["desired_goal"]
+    def step(state, key, scripted_pick):
+        obs = state.obs
+        uniform = jax.random.uniform(key, (4,), minval=-1.0, maxval=1.0)
+        fingers = uniform[3:]  # open or close, at random
+        wave = jnp.concatenate([scripted.wave(obs["observation"][:3], uniform[:3]), fingers])
+        placing = scripted.pick_and_place(obs["observation"], obs["desired_goal"])
+        action = jnp.where(scripted_pick, placing, wave)
+        after = pick.step(state, action)
+        # an episode that ended stays where it ended (success terminates it)
+        after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
+        return after, (after.metrics["success"], after.obs["observation"])
 
     keys = jax.random.split(jax.random.key(0), 2 * EPISODES)
     kinds = jnp.arange(2 * EPISODES) < EPISODES
-    return jax.jit(jax.vmap(episode)).lower(keys, kinds), (keys, kinds)
+    return batched.rollout(lambda key, _: pick.reset(key), step, keys, kinds, STEPS)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +58,8 @@ def rollout(lowered):
     """Per environment and step: success [2 * EPISODES, STEPS], the observation
     [2 * EPISODES, STEPS, 19], and per environment the goal [2 * EPISODES, 3]."""
     program, args = lowered
-    return tuple(np.asarray(x) for x in program.compile()(*args))
+    start, (success, observation) = program.compile()(*args)
+    return np.asarray(success), np.asarray(observation), np.asarray(start.obs["desired_goal"])
 
 
 def test_no_lapack_call_in_the_batched_rollout(lowered):

@@ -6,6 +6,7 @@ One compiled rollout serves the physics checks: half the environments push with 
 controller, the other half wave the arm high above the cube.
 """
 
+import batched
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,28 +33,22 @@ def lowered(push):
     """The rollout's program, lowered, and its arguments: the first ``EPISODES`` environments
     push with the scripted controller, the rest wave the arm above the table."""
 
-    def episode(key, scripted_push):
-        start_key, action_key = jax.random.split(key)
-        state = push.reset(start_key)
-
-        def step(state, key):
-            obs = state.obs
-            # towards a new random point every step, high above the table
-            uniform = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0)
-            wave = scripted.wave(obs["observation"][:3], uniform)
-            action = jnp.where(
-                scripted_push, scripted.push(obs["observation"], obs["desired_goal"]), wave
-            )
-            after = push.step(state, action)
-            # an episode that ended stays where it ended (success terminates it)
-            after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
-            return after, (after.metrics["success"], after.obs["observation"])
-
-        return jax.lax.scan(step, state, jax.random.split(action_key, STEPS))[1]
+    def step(state, key, scripted_push):
+        obs = state.obs
+        # towards a new random point every step, high above the table
+        uniform = jax.random.uniform(key, (3,), minval=-1.0, maxval=1.0)
+        wave = scripted.wave(obs["observation"][:3], uniform)
+        action = jnp.where(
+            scripted_push, scripted.push(obs["observation"], obs["desired_goal"]), wave
+        )
+        after = push.step(state, action)
+        # an episode that ended stays where it ended (success terminates it)
+        after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
+        return after, (after.metrics["success"], after.obs["observation"])
 
     keys = jax.random.split(jax.random.key(0), 2 * EPISODES)
     kinds = jnp.arange(2 * EPISODES) < EPISODES
-    return jax.jit(jax.vmap(episode)).lower(keys, kinds), (keys, kinds)
+    return batched.rollout(lambda key, _: push.reset(key), step, keys, kinds, STEPS)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +56,7 @@ def rollout(lowered):
     """Per environment and step: success [2 * EPISODES, STEPS] and the observation
     [2 * EPISODES, STEPS, 18] (see ``lowered``)."""
     program, args = lowered
-    success, observation = program.compile()(*args)
+    _, (success, observation) = program.compile()(*args)
     return np.asarray(success), np.asarray(observation)
 
 
