@@ -39,6 +39,12 @@ class GoalEnv(Env):
         """Goals: [..., goal_dim] -> [...] bool."""
         return reward_lib.is_success(achieved_goal, desired_goal, self.config.distance_threshold)
 
+    def goal_metrics(self, achieved_goal: jax.Array, desired_goal: jax.Array) -> dict:
+        """How far the achieved goal is from the desired one, as float32 metrics: {"distance":
+        [...]} in metres (a pose task adds the angle)."""
+        distance = reward_lib.goal_distance(achieved_goal, desired_goal)
+        return {"distance": distance.astype(jnp.float32)}
+
     @property
     def observation_size(self) -> dict[str, tuple[int, ...]]:
         """Shapes of the observation dict, read off ``reset`` with ``jax.eval_shape``."""
@@ -57,7 +63,6 @@ class GoalEnv(Env):
         self, pipeline_state: Any, obs: dict[str, jax.Array], goal: jax.Array
     ) -> State:
         zero = jnp.zeros((), jnp.float32)
-        distance = reward_lib.goal_distance(obs["achieved_goal"], goal)
         return State(
             pipeline_state=pipeline_state,
             obs=obs,
@@ -65,7 +70,7 @@ class GoalEnv(Env):
             done=zero,
             metrics={
                 "success": zero,
-                "distance": distance.astype(jnp.float32),
+                **self.goal_metrics(obs["achieved_goal"], goal),
                 "nonfinite_reset": zero,
             },
             info={
@@ -101,7 +106,7 @@ class GoalEnv(Env):
         metrics = dict(state.metrics)
         metrics.update(
             success=success.astype(jnp.float32),
-            distance=reward_lib.goal_distance(achieved, desired).astype(jnp.float32),
+            **self.goal_metrics(achieved, desired),
             nonfinite_reset=nonfinite.astype(jnp.float32),
         )
         return state.replace(

@@ -8,6 +8,7 @@ from envs import validation
 from envs.goal_env import GoalEnv
 from envs.panda_manipulation import PandaManipulation, PandaManipulationConfig
 from envs.panda_reach import PandaReach, PandaReachConfig
+from envs.panda_reach_pose import PandaReachPose, PandaReachPoseConfig
 from envs.planar_reach import PlanarReach, PlanarReachConfig
 
 _PANDA_VARIANTS = {
@@ -15,6 +16,12 @@ _PANDA_VARIANTS = {
     "PandaReachDense": {"control_type": "ee", "reward_type": "dense"},
     "PandaReachJoints": {"control_type": "joints", "reward_type": "sparse"},
     "PandaReachJointsDense": {"control_type": "joints", "reward_type": "dense"},
+}
+_POSE_VARIANTS = {
+    "PandaReachPose": {"control_type": "joints", "reward_type": "sparse"},
+    "PandaReachPoseDense": {"control_type": "joints", "reward_type": "dense"},
+    "PandaReachPoseEE": {"control_type": "ee", "reward_type": "sparse"},
+    "PandaReachPoseEEDense": {"control_type": "ee", "reward_type": "dense"},
 }
 # Each manipulation task's own settings. Elliptic friction cones: the puck's friction (0.02)
 # needs them, and a grasp holds on them (envs/panda_manipulation.py, friction_cone).
@@ -33,7 +40,13 @@ _MANIPULATION_VARIANTS = {
     for joints in ("", "Joints")
     for dense in ("", "Dense")
 }
-ENV_NAMES = (*_PANDA_VARIANTS, *_MANIPULATION_VARIANTS, "PlanarReach", "PlanarReachDense")
+ENV_NAMES = (
+    *_PANDA_VARIANTS,
+    *_POSE_VARIANTS,
+    *_MANIPULATION_VARIANTS,
+    "PlanarReach",
+    "PlanarReachDense",
+)
 
 
 def make_config(name: str, **overrides: Any) -> Any:
@@ -42,6 +55,8 @@ def make_config(name: str, **overrides: Any) -> Any:
     name, key or value."""
     if name in _PANDA_VARIANTS:
         config = PandaReachConfig(**_PANDA_VARIANTS[name])
+    elif name in _POSE_VARIANTS:
+        config = PandaReachPoseConfig(**_POSE_VARIANTS[name])
     elif name in _MANIPULATION_VARIANTS:
         config = PandaManipulationConfig(**_MANIPULATION_VARIANTS[name])
     elif name in ("PlanarReach", "PlanarReachDense"):
@@ -60,6 +75,8 @@ def make(name: str, **overrides: Any) -> GoalEnv:
     config = make_config(name, **overrides)
     if name in _PANDA_VARIANTS:
         return PandaReach(config, name=name)
+    if name in _POSE_VARIANTS:
+        return PandaReachPose(config, name=name)
     if name in _MANIPULATION_VARIANTS:
         return PandaManipulation(config, name=name)
     return PlanarReach(config, name=name)

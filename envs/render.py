@@ -85,7 +85,7 @@ class FrameRenderer:
                 scene.geoms[scene.ngeom],
                 type=mujoco.mjtGeom.mjGEOM_SPHERE,
                 size=np.array([self.radius, 0.0, 0.0]),
-                pos=goal,
+                pos=goal[:3],  # a pose goal's position; its orientation is not drawn
                 mat=np.eye(3).ravel(),
                 rgba=np.array(GOAL_RGBA, np.float32),
             )

@@ -42,6 +42,12 @@ def action_scaling(env_config: dict[str, Any], action_size: int) -> str:
             f"action[0:3] x {env_config['ee_step']} m: displacement of the end-effector's target "
             f"position{per_step}"
         )
+        if "rotation_step" in env_config:  # the pose task's end-effector control
+            arm = 6
+            text += (
+                f"; action[3:6] x {env_config['rotation_step']} rad: rotation vector (world axes) "
+                f"turning the end-effector's target orientation{per_step}"
+            )
     else:
         arm = 7 if "finger_step" in env_config or "control_type" in env_config else action_size
         text = (

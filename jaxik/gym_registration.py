@@ -1,9 +1,11 @@
 """The gymnasium ids ``import jaxik`` registers, as ``import panda_gym`` registers PandaReach-v3:
 
     jaxik/PandaReach-v0, jaxik/PandaReachDense-v0, jaxik/PandaReachJoints-v0,
-    jaxik/PandaReachJointsDense-v0, jaxik/PandaPush-v0, jaxik/PandaPushDense-v0,
-    jaxik/PandaPushJoints-v0, jaxik/PandaPushJointsDense-v0, jaxik/PandaSlide-v0,
-    jaxik/PandaSlideDense-v0, jaxik/PandaSlideJoints-v0, jaxik/PandaSlideJointsDense-v0,
+    jaxik/PandaReachJointsDense-v0, jaxik/PandaReachPose-v0, jaxik/PandaReachPoseDense-v0,
+    jaxik/PandaReachPoseEE-v0, jaxik/PandaReachPoseEEDense-v0, jaxik/PandaPush-v0,
+    jaxik/PandaPushDense-v0, jaxik/PandaPushJoints-v0, jaxik/PandaPushJointsDense-v0,
+    jaxik/PandaSlide-v0, jaxik/PandaSlideDense-v0, jaxik/PandaSlideJoints-v0,
+    jaxik/PandaSlideJointsDense-v0,
     jaxik/PandaPickAndPlace-v0, jaxik/PandaPickAndPlaceDense-v0,
     jaxik/PandaPickAndPlaceJoints-v0, jaxik/PandaPickAndPlaceJointsDense-v0,
     jaxik/PlanarReach-v0, jaxik/PlanarReachDense-v0
@@ -20,6 +22,10 @@ TASKS = (
     "PandaReachDense",
     "PandaReachJoints",
     "PandaReachJointsDense",
+    "PandaReachPose",
+    "PandaReachPoseDense",
+    "PandaReachPoseEE",
+    "PandaReachPoseEEDense",
     "PandaPush",
     "PandaPushDense",
     "PandaPushJoints",

@@ -356,6 +356,9 @@ def test_action_scaling_names_each_tasks_units():
     pick = scaling("PandaPickAndPlace")
     assert pick.startswith("action[0:3] x 0.05 m") and "action[3] x 0.2 m" in pick
     assert "action[3]" not in scaling("PandaPush")
+    pose = scaling("PandaReachPoseEE")
+    assert pose.startswith("action[0:3] x 0.05 m") and "action[3:6] x 0.1 rad" in pose
+    assert scaling("PandaReachPose").startswith("action[0:7] x 0.05 rad")
 
 
 def test_the_docs_example_runs_with_onnxruntime_and_numpy_alone(tmp_path):
