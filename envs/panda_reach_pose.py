@@ -6,8 +6,9 @@ The arm, its servos, physics and time limit are PandaReach's (envs/panda_reach.p
 - goals: a position uniform in PandaReach's box, and an orientation whose pointing direction is
   uniform over the cap within ``goal_cone`` of straight down and whose yaw about the vertical is
   uniform within ``goal_yaw`` of the gripper-down frame (envs/pose.py, ``sample``). With the
-  defaults (30 degrees, 90 degrees) every goal is one that damped-least-squares IK reaches
-  within the joint limits (tests/test_panda_reach_pose.py);
+  defaults (30 degrees, 90 degrees), damped-least-squares IK from the neutral pose brings
+  99.8 % of 2,000 drawn goals within the success thresholds, inside the joint limits; the few
+  it misses lie at the far edge of the box, tilted (tests/test_panda_reach_pose.py);
 - the goal vector [9]: the position [3], then the orientation's x and z axes [6] (envs/pose.py);
 - success: the position within ``distance_threshold`` (5 cm) and the orientation within
   ``angle_threshold`` (15 degrees), both strict;
