@@ -9,7 +9,7 @@ python -m jaxik.bench train [--envs 16 64 256 1024] [--batch-sizes 256 1024] [ke
 python -m jaxik.bench seeds [--seeds 1 8 64] [key=value ...]
 python -m jaxik.bench compile [--algos ddpg td3 sac] [key=value ...]
 python -m jaxik.bench time-to-target [key=value ...]
-python -m jaxik.bench ik [--policy RUN_DIR] [--run 0] [--goals 1000]
+python -m jaxik.bench ik [--policy RUN_DIR] [--run 0] [--goals 1000] [--arms panda pose planar]
 python -m jaxik.bench gpu [--rehearse] [--part-seconds S] [key=value ...]
 python -m jaxik.bench fidelity [--episodes 128] [--set key=value ...] [--vs-pandagym]
 
@@ -95,7 +95,13 @@ def main(argv: list[str] | None = None) -> None:
     ik_parser.add_argument("--run", type=int, default=0, help="which run of a scan folder")
     ik_parser.add_argument("--goals", default="1000", help="held-out goals per arm")
     ik_parser.add_argument("--batch", default="4096", help="goals in the batched timing")
-    ik_parser.add_argument("--arms", nargs="+", default=["panda", "planar"])
+    ik_parser.add_argument(
+        "--arms",
+        nargs="+",
+        default=["panda", "pose", "planar"],
+        help="panda: PandaReach's position goals; pose: PandaReachPose's position and "
+        "orientation goals; planar: PlanarReach's",
+    )
     gpu_parser = add("gpu", "everything the GPU section needs, in one command (jaxik.bench.gpu)")
     gpu_parser.add_argument(
         "--rehearse", action="store_true",
@@ -344,6 +350,7 @@ def bench_time_to_target(args: argparse.Namespace, command: str) -> None:
 
 
 def bench_ik(args: argparse.Namespace, command: str) -> None:
+    import envs
     from jaxik import policy as policy_lib
     from jaxik.bench import ik as ik_bench
 
@@ -356,14 +363,21 @@ def bench_ik(args: argparse.Namespace, command: str) -> None:
     if args.policy is not None:
         try:
             policy = policy_lib.load(args.policy, run=args.run)
+            arm = ik_bench.arm_of(envs.make(policy.env, **policy.env_config))
         except ValueError as error:
             raise SystemExit(f"--policy {args.policy}: {error}") from None
+        if arm not in args.arms:
+            raise SystemExit(
+                f"--policy {args.policy}: trained on {policy.env}, which the {arm!r} arm "
+                f"compares; --arms {' '.join(args.arms)} leaves it out"
+            )
     print(f"machine: {machine.describe()}", flush=True)
 
     def show(r):
+        angle = "" if r.angle_deg_median is None else f", angle {r.angle_deg_median:5.2f} deg"
         print(
-            f"{r.task:>6} {r.method:<36} success {r.success:6.1%}, error median "
-            f"{r.error_mm_median:7.1f} mm, one goal {r.ms_single:8.2f} ms, "
+            f"{r.task:>10} {r.method:<36} success {r.success:6.1%}, error median "
+            f"{r.error_mm_median:7.1f} mm{angle}, one goal {r.ms_single:8.2f} ms, "
             f"{r.us_per_goal_batch:8.1f} us/goal at {batch}",
             flush=True,
         )

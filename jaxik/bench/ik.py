@@ -1,6 +1,6 @@
 """A learned policy against classical inverse kinematics, on the same held-out goals.
 
-On the Panda (the goal box of PandaReach):
+On the Panda, position goals (the goal box of PandaReach):
 
 - ``policy``: the trained policy in its own task, closed loop, episodes as the task runs them;
 - ``DLS solve``: damped-least-squares IK on the kinematic chain, iterated until the grasp point is
@@ -10,13 +10,23 @@ On the Panda (the goal box of PandaReach):
   DLS joint step toward the goal (position only), scaled to the task's action and clipped to
   [-1, 1]; the task's physics, servos and 50-step episodes, as the policy gets.
 
+On the Panda, pose goals (PandaReachPose's: a position in the same box and an orientation
+within 30 degrees of gripper-down, any yaw within 90 degrees), success within 5 cm and 15 degrees:
+
+- ``policy``: a policy trained on PandaReachPose (joints) or PandaReachPoseEE, closed loop;
+- ``DLS pose solve``: the same damped-least-squares IK on position and orientation together,
+  iterated until within 0.1 mm and 1 mrad of the goal (or 200 iterations), from the neutral pose;
+- ``DLS pose control``: the resolved-rate controller inside PandaReachPose (joints), each control
+  step the 6-D DLS joint step toward the goal pose.
+
 On the planar arm: FABRIK (forward and backward reaching, until 0.1 mm or 100 iterations), the
 same DLS controller inside PlanarReach, and the policy when it was trained there.
 
-Per method: success (within the task's 5 cm), final error (the distance when the episode ended,
-or of the solution), control steps to success (closed loop), joint-limit violations (goals where
-a joint left its range by more than 1 mrad), and time: one goal alone (median of repeated calls),
-and per goal in a batch of 4,096 (one vmapped call). Closed-loop times include the physics.
+Per method: success (the task's own: within 5 cm, and 15 degrees for poses), final error (the
+distance, and the angle for poses, when the episode ended, or of the solution), control steps
+to success (closed loop), joint-limit violations (goals where a joint left its range by more
+than 1 mrad), and time: one goal alone (median of repeated calls), and per goal in a batch of
+4,096 (one vmapped call). Closed-loop times include the physics.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,18 +42,33 @@ import numpy as np
 
 import envs
 from envs import ik as ik_lib
-from envs import panda_model
+from envs import panda_model, pose
 from envs.linalg import solve_spd
+from envs.panda_reach import PandaReach
+from envs.panda_reach_pose import PandaReachPose
+from envs.planar_reach import PlanarReach
 from jaxik.host import outputs
 
 GOAL_SEED = 20_261_121  # held out: training draws its goals from other keys
 TOLERANCE = 1e-4  # m: an iterative solve stops here
+ANGLE_TOLERANCE = 1e-3  # rad: a pose solve stops here (and within TOLERANCE)
 LIMIT_SLACK = 1e-3  # rad beyond a joint's range that counts as a violation
+POSE_GOAL = 3 + pose.SIX  # numbers in a pose goal
 BATCH = 4_096  # goals in the batched timing
-ARMS = ("panda", "planar")
+ARMS = ("panda", "pose", "planar")
 # The planar controller's damping, the best of 0.01, 0.05, 0.1, 0.2 and 0.4 on the 1,000 goals
 # (success 87, 89, 94, 99 and 100 %): with less, it stalls on goals behind the arm.
 PLANAR_DAMPING = 0.4
+
+
+class Outcome(NamedTuple):
+    """What one method gives for one goal (a batch of them: each field gets a leading axis)."""
+
+    reached: jax.Array  # bool: the task's success (position, and orientation for poses)
+    distance: jax.Array  # m, at the end of the episode or of the solve
+    angle: jax.Array  # rad, likewise (0 for position goals)
+    count: jax.Array  # control steps to success (closed loop), solver iterations (solve)
+    violated: jax.Array  # bool: a joint left its range by more than LIMIT_SLACK
 
 
 @dataclasses.dataclass
@@ -50,9 +76,11 @@ class IkResult:
     task: str
     method: str
     goals: int
-    success: float  # fraction within the task's distance_threshold
+    success: float  # fraction that met the task's success (position, and angle for poses)
     error_mm_median: float
     error_mm_p95: float
+    angle_deg_median: float | None  # final orientation error; None for position goals
+    angle_deg_p95: float | None
     steps_median: float | None  # control steps to success (successful goals); None for a solve
     iterations_median: float | None  # solver iterations; None for closed loop
     limit_violations: int | None  # goals with a joint outside its range; None: no limits
@@ -75,12 +103,15 @@ def with_goal(env, goal: jax.Array):
 
 
 def closed_loop(env, controller: Callable, limits: tuple | None) -> Callable:
-    """episode(goal) -> (reached, final_distance, steps_to_success, violated): one episode of
-    ``controller(state) -> action`` in ``env``, ending as the task ends it."""
+    """episode(goal) -> Outcome: one episode of ``controller(state) -> action`` in ``env``,
+    ending as the task ends it; ``count`` is the control steps to success."""
+
+    def final_angle(state):
+        return state.metrics.get("angle", jnp.zeros((), jnp.float32))
 
     def episode(goal):
         def body(carry, _):
-            state, done, reached, steps, distance, violated = carry
+            state, done, reached, steps, distance, angle, violated = carry
             state = env.step(state, controller(state))
             live = ~done
             success = state.metrics["success"] > 0
@@ -88,19 +119,20 @@ def closed_loop(env, controller: Callable, limits: tuple | None) -> Callable:
             steps = jnp.where(reached_now, state.info["steps"], steps)
             reached = reached | (live & success)
             distance = jnp.where(live, state.metrics["distance"], distance)
+            angle = jnp.where(live, final_angle(state), angle)
             if limits is not None:
                 qpos = state.pipeline_state.qpos
                 out = (qpos < limits[0] - LIMIT_SLACK) | (qpos > limits[1] + LIMIT_SLACK)
                 violated = violated | (live & out.any())
             done = done | (state.done > 0)
-            return (state, done, reached, steps, distance, violated), None
+            return (state, done, reached, steps, distance, angle, violated), None
 
         state = with_goal(env, goal)
-        false = jnp.zeros((), bool)
-        carry = (state, false, false, jnp.zeros((), jnp.int32), state.metrics["distance"], false)
+        false, start = jnp.zeros((), bool), jnp.zeros((), jnp.int32)
+        carry = (state, false, false, start, state.metrics["distance"], final_angle(state), false)
         carry, _ = jax.lax.scan(body, carry, None, length=env.config.episode_length)
-        _, _, reached, steps, distance, violated = carry
-        return reached, distance, steps, violated
+        _, _, reached, steps, distance, angle, violated = carry
+        return Outcome(reached, distance, angle, steps, violated)
 
     return episode
 
@@ -130,7 +162,7 @@ def panda_dls_control(env) -> Callable:
 
 
 def panda_dls_solve(env, max_iterations: int = 200) -> Callable:
-    """solve(goal) -> (reached, error, iterations, violated), from the task's reset pose."""
+    """solve(goal) -> Outcome (``count``: iterations), from the task's reset pose."""
     low, high = panda_limits(env)
     down = jnp.asarray(panda_model.EE_DOWN_ROTATION, jnp.float32)
     start = jnp.asarray(panda_model.NEUTRAL_QPOS, jnp.float32)
@@ -151,7 +183,59 @@ def panda_dls_solve(env, max_iterations: int = 200) -> Callable:
         qpos, count = jax.lax.while_loop(unfinished, iterate, (start, jnp.zeros((), jnp.int32)))
         distance = error(qpos, goal)
         violated = ((qpos < low - LIMIT_SLACK) | (qpos > high + LIMIT_SLACK)).any()
-        return distance < env.config.distance_threshold, distance, count, violated
+        reached = distance < env.config.distance_threshold
+        return Outcome(reached, distance, jnp.zeros_like(distance), count, violated)
+
+    return solve
+
+
+def pose_dls_action(env, qpos: jax.Array, goal: jax.Array) -> jax.Array:
+    """The 6-D damped-least-squares joint step from ``qpos`` [7] toward the pose ``goal`` [9]
+    (position, orientation: envs/pose.py) as an action in [-1, 1]."""
+    target = pose.rotation(goal[3:])
+    step = ik_lib.dls_step(env.chain, qpos, goal[:3], target, env.config.ik_damping)
+    return jnp.clip(step / env.config.joint_step, -1.0, 1.0)
+
+
+def pose_dls_control(env) -> Callable:
+    """The resolved-rate pose controller for PandaReachPose (joints)."""
+
+    def controller(state):
+        return pose_dls_action(env, state.pipeline_state.qpos, state.info["goal"])
+
+    return controller
+
+
+def pose_dls_solve(env, max_iterations: int = 200) -> Callable:
+    """solve(goal [9]) -> Outcome (``count``: iterations): DLS on position and orientation
+    from the neutral pose, until within TOLERANCE and ANGLE_TOLERANCE or ``max_iterations``;
+    ``reached`` is the task's own success."""
+    low, high = panda_limits(env)
+    start = jnp.asarray(panda_model.NEUTRAL_QPOS, jnp.float32)
+
+    def achieved(qpos):
+        position, rotation, _, _ = env.chain.site_frame(qpos)
+        return jnp.concatenate([position, pose.six(rotation)])
+
+    def solve(goal):
+        target = pose.rotation(goal[3:])
+
+        def unfinished(carry):
+            qpos, count = carry
+            metrics = env.goal_metrics(achieved(qpos), goal)
+            far = (metrics["distance"] > TOLERANCE) | (metrics["angle"] > ANGLE_TOLERANCE)
+            return far & (count < max_iterations)
+
+        def iterate(carry):
+            qpos, count = carry
+            step = ik_lib.dls_step(env.chain, qpos, goal[:3], target, env.config.ik_damping)
+            return jnp.clip(qpos + step, low, high), count + 1
+
+        qpos, count = jax.lax.while_loop(unfinished, iterate, (start, jnp.zeros((), jnp.int32)))
+        metrics = env.goal_metrics(achieved(qpos), goal)
+        violated = ((qpos < low - LIMIT_SLACK) | (qpos > high + LIMIT_SLACK)).any()
+        reached = env.is_success(achieved(qpos), goal)
+        return Outcome(reached, metrics["distance"], metrics["angle"], count, violated)
 
     return solve
 
@@ -170,7 +254,7 @@ def planar_dls_control(env) -> Callable:
 
 
 def fabrik_solve(env, max_iterations: int = 100) -> Callable:
-    """FABRIK on the two-link arm: solve(goal) -> (reached, error, iterations, violated)."""
+    """FABRIK on the two-link arm: solve(goal) -> Outcome (``count``: iterations)."""
     upper, lower = env.config.link_lengths
     start = jnp.asarray(env.config.reset_qpos, jnp.float32)
 
@@ -193,7 +277,8 @@ def fabrik_solve(env, max_iterations: int = 100) -> Callable:
 
         elbow, tip, count = jax.lax.while_loop(unfinished, iterate, (elbow, tip, jnp.int32(0)))
         distance = jnp.linalg.norm(tip - goal)
-        return distance < env.config.distance_threshold, distance, count, jnp.zeros((), bool)
+        reached = distance < env.config.distance_threshold
+        return Outcome(reached, distance, jnp.zeros_like(distance), count, jnp.zeros((), bool))
 
     return solve
 
@@ -231,11 +316,12 @@ def timed(function: Callable, goals: jax.Array, batch: int, repeats: int = 20) -
 def evaluate(
     task: str, method: str, function: Callable, goals, closed: bool, limits, batch: int
 ) -> IkResult:
-    timing = timed(function, goals, batch)
-    (reached, distance, count, violated), compile_s, ms_single, us_batch = timing
-    reached, distance = np.asarray(reached), 1e3 * np.asarray(distance)
-    count = np.asarray(count)
+    outcome, compile_s, ms_single, us_batch = timed(function, goals, batch)
+    reached, distance = np.asarray(outcome.reached), 1e3 * np.asarray(outcome.distance)
+    angle = np.degrees(np.asarray(outcome.angle))
+    count = np.asarray(outcome.count)
     steps = float(np.median(count[reached])) if closed and reached.any() else None
+    oriented = goals.shape[-1] == POSE_GOAL  # position and orientation
     return IkResult(
         task=task,
         method=method,
@@ -243,9 +329,11 @@ def evaluate(
         success=float(reached.mean()),
         error_mm_median=float(np.median(distance)),
         error_mm_p95=float(np.percentile(distance, 95)),
+        angle_deg_median=float(np.median(angle)) if oriented else None,
+        angle_deg_p95=float(np.percentile(angle, 95)) if oriented else None,
         steps_median=steps,
         iterations_median=None if closed else float(np.median(count)),
-        limit_violations=int(np.asarray(violated).sum()) if limits else None,
+        limit_violations=int(np.asarray(outcome.violated).sum()) if limits else None,
         ms_single=ms_single,
         us_per_goal_batch=us_batch,
         batch=batch,
@@ -253,36 +341,57 @@ def evaluate(
     )
 
 
+def arm_of(env) -> str:
+    """Which table a policy trained on ``env`` joins: "pose", "panda" or "planar"."""
+    if isinstance(env, PandaReachPose):
+        return "pose"
+    if isinstance(env, PandaReach):
+        return "panda"
+    if isinstance(env, PlanarReach):
+        return "planar"
+    raise ValueError(
+        f"trained on {env.name}: the ik bench compares reach policies "
+        "(PandaReach*, PandaReachPose* or PlanarReach*)"
+    )
+
+
 def measure(
     policy, count: int, show: Callable[[IkResult], None], arms=ARMS, batch: int = BATCH
 ) -> list[IkResult]:
     """Every method on ``count`` held-out goals of each arm in ``arms``; ``policy``
-    (jaxik.policy.Policy or None) joins the table of the arm it was trained on."""
+    (jaxik.policy.Policy or None) joins the table of the arm it was trained on (``arm_of``)."""
     results = []
     trained_on = envs.make(policy.env, **policy.env_config) if policy else None
+    policy_arm = arm_of(trained_on) if policy else None
 
     def add(task, method, function, goals, closed, limits):
         results.append(evaluate(task, method, function, goals, closed, limits, batch))
         show(results[-1])
 
-    def add_policy(task, goals, limits):
-        name = f"policy ({policy.algo.upper()}, {policy.env})"
-        episode = closed_loop(trained_on, lambda state: policy(state.obs), limits)
-        add(task, name, episode, goals, True, limits is not None)
+    def add_policy(arm, task, goals, limits):
+        if arm == policy_arm:
+            name = f"policy ({policy.algo.upper()}, {policy.env})"
+            episode = closed_loop(trained_on, lambda state: policy(state.obs), limits)
+            add(task, name, episode, goals, True, limits is not None)
 
     if "panda" in arms:
         panda, joints = envs.make("PandaReach"), envs.make("PandaReachJoints")
         goals, limits = held_out_goals(panda, count), panda_limits(panda)
-        if trained_on is not None and hasattr(trained_on, "mj_model"):
-            add_policy("Panda", goals, limits)
+        add_policy("panda", "Panda", goals, limits)
         add("Panda", "DLS solve", panda_dls_solve(panda), goals, False, True)
         control = closed_loop(joints, panda_dls_control(joints), limits)
         add("Panda", "DLS control (PandaReachJoints)", control, goals, True, True)
+    if "pose" in arms:
+        posed = envs.make("PandaReachPose")
+        goals, limits = held_out_goals(posed, count), panda_limits(posed)
+        add_policy("pose", "Panda pose", goals, limits)
+        add("Panda pose", "DLS pose solve", pose_dls_solve(posed), goals, False, True)
+        control = closed_loop(posed, pose_dls_control(posed), limits)
+        add("Panda pose", "DLS pose control (PandaReachPose)", control, goals, True, True)
     if "planar" in arms:
         planar = envs.make("PlanarReach")
         goals = held_out_goals(planar, count)
-        if trained_on is not None and not hasattr(trained_on, "mj_model"):
-            add_policy("Planar", goals, None)
+        add_policy("planar", "Planar", goals, None)
         add("Planar", "FABRIK solve", fabrik_solve(planar), goals, False, False)
         control = closed_loop(planar, planar_dls_control(planar), None)
         add("Planar", "DLS control (PlanarReach)", control, goals, True, False)
@@ -294,15 +403,18 @@ def table(results: list[IkResult]) -> str:
         return "-" if value is None else format(value, fmt)
 
     lines = [
-        "| arm | method | success (< 5 cm) | final error median / p95 (mm) | control steps to "
-        "success (median) | solver iterations (median) | joint-limit violations | one goal (ms) "
-        "| per goal in a batch (us) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| arm | method | success | final error median / p95 (mm) | final angle median / p95 "
+        "(deg) | control steps to success (median) | solver iterations (median) | joint-limit "
+        "violations | one goal (ms) | per goal in a batch (us) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
+        angle = "-" if r.angle_deg_median is None else (
+            f"{r.angle_deg_median:.2f} / {r.angle_deg_p95:.2f}"
+        )  # fmt: skip
         lines.append(
             f"| {r.task} | {r.method} | {r.success:.1%} | {r.error_mm_median:.1f} / "
-            f"{r.error_mm_p95:.1f} | {optional(r.steps_median, '.0f')} | "
+            f"{r.error_mm_p95:.1f} | {angle} | {optional(r.steps_median, '.0f')} | "
             f"{optional(r.iterations_median, '.0f')} | "
             f"{optional(r.limit_violations, 'd')} | {r.ms_single:.2f} | "
             f"{r.us_per_goal_batch:.1f} at {r.batch:,} |"
@@ -313,7 +425,7 @@ def table(results: list[IkResult]) -> str:
 def plot(path, results: list[IkResult]) -> None:
     labels = [f"{r.task}: {r.method}" for r in results]
     panels = (
-        ("success (< 5 cm)", [100 * r.success for r in results], "%"),
+        ("success", [100 * r.success for r in results], "%"),
         ("final error, median", [r.error_mm_median for r in results], "mm (log)"),
         (
             f"time per goal in a batch of {results[0].batch:,}",
