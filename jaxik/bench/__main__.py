@@ -383,7 +383,8 @@ def bench_ik(args: argparse.Namespace, command: str) -> None:
         )
 
     results = ik_bench.measure(policy, count, show, args.arms, batch)
-    title = f"Learned policy against classical IK, {count:,} held-out goals"
+    arms = " ".join(arm for arm in ik_bench.ARMS if arm in args.arms)
+    title = f"Learned policy against classical IK ({arms}), {count:,} held-out goals"
     report(args, "ik", title, command, ik_bench.table(results), results, ik_bench.plot)
 
 

@@ -16,6 +16,7 @@ within 30 degrees of gripper-down, any yaw within 90 degrees), success within 5 
 - ``policy``: a policy trained on PandaReachPose (joints) or PandaReachPoseEE, closed loop;
 - ``DLS pose solve``: the same damped-least-squares IK on position and orientation together,
   iterated until within 0.1 mm and 1 mrad of the goal (or 200 iterations), from the neutral pose;
+  and the same capped at 10 iterations (a batch runs as long as its slowest goal);
 - ``DLS pose control``: the resolved-rate controller inside PandaReachPose (joints), each control
   step the 6-D DLS joint step toward the goal pose.
 
@@ -55,6 +56,10 @@ ANGLE_TOLERANCE = 1e-3  # rad: a pose solve stops here (and within TOLERANCE)
 LIMIT_SLACK = 1e-3  # rad beyond a joint's range that counts as a violation
 POSE_GOAL = 3 + pose.SIX  # numbers in a pose goal
 BATCH = 4_096  # goals in the batched timing
+# A vmapped while loop runs every goal for as long as the slowest needs: 2.4 % of the 1,000 pose
+# goals never reach the pose solve's tolerances and run all 200 iterations, so the batch does.
+# Capped at 10 iterations, the solve meets the task's thresholds on as many goals (99.9 %).
+SHORT_SOLVE = 10
 ARMS = ("panda", "pose", "planar")
 # The planar controller's damping, the best of 0.01, 0.05, 0.1, 0.2 and 0.4 on the 1,000 goals
 # (success 87, 89, 94, 99 and 100 %): with less, it stalls on goals behind the arm.
@@ -386,6 +391,9 @@ def measure(
         goals, limits = held_out_goals(posed, count), panda_limits(posed)
         add_policy("pose", "Panda pose", goals, limits)
         add("Panda pose", "DLS pose solve", pose_dls_solve(posed), goals, False, True)
+        short = pose_dls_solve(posed, SHORT_SOLVE)
+        add("Panda pose", f"DLS pose solve, {SHORT_SOLVE} iterations at most", short, goals,
+            False, True)  # fmt: skip
         control = closed_loop(posed, pose_dls_control(posed), limits)
         add("Panda pose", "DLS pose control (PandaReachPose)", control, goals, True, True)
     if "planar" in arms:
@@ -423,23 +431,27 @@ def table(results: list[IkResult]) -> str:
 
 
 def plot(path, results: list[IkResult]) -> None:
+    """Success, final error and batched time per method; an axis is logarithmic only where its
+    values span more than a factor of ten."""
     labels = [f"{r.task}: {r.method}" for r in results]
     panels = (
         ("success", [100 * r.success for r in results], "%"),
-        ("final error, median", [r.error_mm_median for r in results], "mm (log)"),
+        ("final error, median", [r.error_mm_median for r in results], "mm"),
         (
             f"time per goal in a batch of {results[0].batch:,}",
             [r.us_per_goal_batch for r in results],
-            "us (log)",
+            "us",
         ),
     )
     with outputs.saved_figure(path, (13, 0.5 * len(results) + 1.8), panels=3) as axes:
         for axis, (title, values, unit) in zip(axes, panels, strict=True):
             axis.barh(range(len(values)), values, color="tab:blue")
             axis.set_title(title)
-            axis.set_xlabel(unit)
-            if "log" in unit:
+            positive = [v for v in values if v > 0]
+            if unit != "%" and positive and max(positive) > 10 * min(positive):
                 axis.set_xscale("log")
+                unit += " (log)"
+            axis.set_xlabel(unit)
             axis.set_yticks(range(len(labels)))
             axis.set_yticklabels(labels if axis is axes[0] else [])
             axis.invert_yaxis()
