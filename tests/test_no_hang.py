@@ -102,6 +102,10 @@ print(n, len(traces), finite, int(state.metrics["nonfinite_reset"].sum()))
         pytest.param("PandaPush", 3, marks=pytest.mark.slow),
         pytest.param("PandaSlide", 3, marks=pytest.mark.slow),
         pytest.param("PandaPickAndPlace", 3, marks=pytest.mark.slow),
+        # joint control: no IK in the step, the contacts and the servos are the same
+        pytest.param("PandaPushJoints", 3, marks=pytest.mark.slow),
+        pytest.param("PandaSlideJoints", 3, marks=pytest.mark.slow),
+        pytest.param("PandaPickAndPlaceJoints", 3, marks=pytest.mark.slow),
     ],
 )
 def test_documented_pattern_runs_at_4096_environments(name, steps):
