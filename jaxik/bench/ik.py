@@ -237,9 +237,10 @@ def pose_dls_solve(env, max_iterations: int = 200) -> Callable:
             return jnp.clip(qpos + step, low, high), count + 1
 
         qpos, count = jax.lax.while_loop(unfinished, iterate, (start, jnp.zeros((), jnp.int32)))
-        metrics = env.goal_metrics(achieved(qpos), goal)
+        final = achieved(qpos)
+        metrics = env.goal_metrics(final, goal)
         violated = ((qpos < low - LIMIT_SLACK) | (qpos > high + LIMIT_SLACK)).any()
-        reached = env.is_success(achieved(qpos), goal)
+        reached = env.is_success(final, goal)
         return Outcome(reached, metrics["distance"], metrics["angle"], count, violated)
 
     return solve
