@@ -7,7 +7,8 @@ distinct programs, and how much time went into compiling a program already compi
 It prints the totals, the programs compiled more than once (by the time the repeats cost) and
 the tests that compiled the most. Compiling is timed around XLA's backend compile only: tracing
 and lowering are not in it. A program loaded from the project's cache of compiled programs is
-not a compile and is not counted.
+not a compile and is not counted. The recording is a ``sitecustomize.py`` put first on
+PYTHONPATH (tools/compile_census/), so a sitecustomize of your own is not loaded meanwhile.
 """
 
 from __future__ import annotations
