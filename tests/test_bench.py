@@ -3,6 +3,7 @@ themselves are measured by running it, not asserted here)."""
 
 import dataclasses
 import json
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -11,8 +12,10 @@ import pytest
 from envs import panda_model
 from jaxik import config
 from jaxik.bench import __main__ as bench
+from jaxik.bench import budget, throughput, vs_pandagym
 from jaxik.bench import seeds as seeds_bench
-from jaxik.bench import throughput, vs_pandagym
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_throughput_counts_updates_per_environment_step():
@@ -146,6 +149,11 @@ def test_a_part_whose_time_is_spent_starts_no_further_size_and_each_part_is_writ
         (["fidelity", "--episodes", "0"], "--episodes: '0' is not a positive integer"),
         (["fidelity", "--set", "solver_iterations=0"], "solver_iterations=0 must be"),
         (["fidelity", "--set", "gripper=open"], "gripper"),
+        (["budget", "--minutes", "0"], "--minutes: '0' is not a number of minutes in (0, 1440]"),
+        (["budget", "--minutes", "soon"], "--minutes: 'soon' is not a number of minutes"),
+        (["budget", "sweep.algo=[td3,sac]"], "the config makes 2 programs; give it one"),
+        (["budget", "--vs-pandagym", "seeds=3"], "give the config one run (seeds=1, no sweep)"),
+        (["budget", "--vs-pandagym", "env=PandaReachPose"], "no equivalent of env='PandaReachP"),
     ],
 )
 def test_bad_input_stops_before_compiling(args, message):
@@ -175,6 +183,46 @@ def test_vs_pandagym_refuses_what_panda_gym_cannot_match(overrides, message):
         vs_pandagym.env_id(config.load(None, overrides))
     assert message in str(stop.value)
     assert vs_pandagym.env_id(config.load(None, {"env": "PandaReachDense"})) == "PandaReachDense-v3"
+
+
+def test_the_budget_comparison_matches_the_update_rate_and_takes_any_panda_task():
+    push = config.load(ROOT / "configs" / "recipes" / "push.yaml")
+    assert vs_pandagym.budget_env_id(push) == "PandaPush-v3"
+    assert vs_pandagym.updates_every(push) == 32  # 8 updates per 256 environment steps
+    assert vs_pandagym.budget_env_id(config.load(None, {"env": "PandaSlideJoints"})) == (
+        "PandaSlideJoints-v3"
+    )
+    with pytest.raises(SystemExit, match="always ends episodes on success"):
+        vs_pandagym.budget_env_id(
+            config.load(None, {"env_config": {"terminate_on_success": False}})
+        )
+
+
+def test_jaxik_updates_count_the_iterations_after_learning_starts():
+    """The trainer updates in every iteration that starts with learning_starts steps collected:
+    with 16 environments and learning_starts 1000, iterations 63 on (of 768 in 12,288 steps)."""
+    cfg = config.load(None, {"num_envs": 16, "learning_starts": 1000, "updates_per_iteration": 4})
+    assert budget.updates(cfg, 12_288) == (768 - 63) * 4
+    assert budget.updates(cfg, 992) == 0
+
+
+def test_a_budget_curve_counts_only_evaluations_within_the_budget():
+    curve = budget.Curve(
+        learner="jaxik",
+        budget_seconds=60.0,
+        env_steps=[100.0, 200.0, 300.0, 400.0],
+        seconds=[20.0, 40.0, 59.0, 75.0],
+        success=[0.2, 0.95, 0.5, 1.0],
+    )
+    assert curve.final_success == 0.5 and curve.final_env_steps == 300.0
+    assert curve.best_success == 0.95
+    assert curve.first_reached(0.9) == (200.0, 40.0)
+    assert curve.first_reached(0.99) is None  # 100 % came after the budget
+    late = dataclasses.replace(curve, seconds=[61.0, 62.0, 63.0, 64.0])
+    assert late.final_success is None and late.best_success is None
+    text = budget.table([curve, late], 0.9)
+    assert "| evaluation success, last evaluation in budget | 50% | - |" in text
+    assert "| first at 90% (from process start) | 200 steps, 0.7 min | not reached |" in text
 
 
 def test_ik_bench_planar_methods_solve_and_write_their_table(tmp_path, monkeypatch):
@@ -280,3 +328,18 @@ def test_the_fidelity_command_writes_every_experiment(tmp_path):
         assert metrics[f"IK: share of a 1 cm step along {axis}"] == pytest.approx(1.0, abs=0.02)
     assert all(r["panda_gym"] is None for r in record["results"])
     assert (tmp_path / "fidelity.png").stat().st_size > 5_000
+
+
+@pytest.mark.slow
+def test_the_budget_command_stops_train_py_and_keeps_what_it_learned(tmp_path):
+    """train.py under a 1-minute budget (PlanarReach, a budget it cannot finish): sent Ctrl-C,
+    it exits with its checkpoint, and the curve holds only evaluations within the minute."""
+    bench.main(["budget", "--minutes", "1", "--out", str(tmp_path), "env=PlanarReach",
+                "total_env_steps=100000000", "eval_every=4096"])  # fmt: skip
+    (curve,) = json.loads((tmp_path / "budget.json").read_text())["results"]
+    assert curve["learner"] == "jaxik" and curve["process_seconds"] > 60
+    # the chunk under way when the minute ended finished, and is left out of the result
+    assert curve["final_env_steps"] < curve["env_steps"][-1] < 100_000_000
+    assert 0 <= curve["final_success"] <= 1
+    assert curve["updates"] > 0
+    assert (tmp_path / "train" / "checkpoints").is_dir()

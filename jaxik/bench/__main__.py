@@ -9,14 +9,16 @@ python -m jaxik.bench train [--envs 16 64 256 1024] [--batch-sizes 256 1024] [ke
 python -m jaxik.bench seeds [--seeds 1 8 64] [key=value ...]
 python -m jaxik.bench compile [--algos ddpg td3 sac] [key=value ...]
 python -m jaxik.bench time-to-target [key=value ...]
+python -m jaxik.bench budget [--minutes 30] [key=value ...]
 python -m jaxik.bench ik [--policy RUN_DIR] [--run 0] [--goals 1000] [--arms panda pose planar]
 python -m jaxik.bench gpu [--rehearse] [--part-seconds S] [key=value ...]
 python -m jaxik.bench fidelity [--episodes 128] [--set key=value ...] [--vs-pandagym]
 
-key=value settings apply over --config (default configs/default.yaml). ``env --vs-pandagym`` and
-``time-to-target --vs-pandagym`` also run the panda-gym + Stable-Baselines3 equivalent in the same
-invocation and print the ratios, and ``fidelity --vs-pandagym`` runs the same scripted PandaPush
-experiments on panda-gym (needs the optional extra: pip install -e ".[compare]").
+key=value settings apply over --config (default configs/default.yaml). ``env --vs-pandagym``,
+``time-to-target --vs-pandagym`` and ``budget --vs-pandagym`` also run the panda-gym +
+Stable-Baselines3 equivalent in the same invocation and print the ratios, and ``fidelity
+--vs-pandagym`` runs the same scripted PandaPush experiments on panda-gym (needs the optional
+extra: pip install -e ".[compare]").
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         ("seeds", "wall time of N seeds (one vmapped program) to the success target"),
         ("compile", "trace and compile time of each training program"),
         ("time-to-target", "train.py's time to the success target, cold and warm cache"),
+        ("budget", "train.py's evaluation success within a wall-clock budget"),
     ):
         command = add(name, help_text)
         command.add_argument("--config", type=Path, default=ROOT / "configs" / "default.yaml")
@@ -125,7 +128,10 @@ def main(argv: list[str] | None = None) -> None:
     sub.choices["train"].add_argument("--batch-sizes", nargs="+", default=["256", "1024"])
     sub.choices["seeds"].add_argument("--seeds", nargs="+", default=["1", "8", "64"])
     sub.choices["compile"].add_argument("--algos", nargs="+", default=["ddpg", "td3", "sac"])
-    for name in ("env", "time-to-target", "fidelity"):
+    sub.choices["budget"].add_argument(
+        "--minutes", default="30", help="the wall-clock budget from process start, in minutes"
+    )
+    for name in ("env", "time-to-target", "budget", "fidelity"):
         sub.choices[name].add_argument(
             "--vs-pandagym", action="store_true",
             help="also run the panda-gym + Stable-Baselines3 equivalent and print the ratios",
@@ -138,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         "seeds": bench_seeds,
         "compile": bench_compile,
         "time-to-target": bench_time_to_target,
+        "budget": bench_budget,
         "ik": bench_ik,
         "gpu": bench_gpu,
         "fidelity": bench_fidelity,
@@ -347,6 +354,63 @@ def bench_time_to_target(args: argparse.Namespace, command: str) -> None:
         extra = {"stable_baselines3": dataclasses.asdict(sb3)}
         text += "\n\n" + time_to_target.comparison(timings, sb3)
     report(args, "time-to-target", title, command, text, timings, time_to_target.plot, extra)
+
+
+def bench_budget(args: argparse.Namespace, command: str) -> None:
+    from jaxik.bench import budget
+    from jaxik.host import scan
+
+    try:
+        minutes = float(args.minutes)
+    except ValueError:
+        minutes = -1.0
+    if not 0 < minutes <= 24 * 60:
+        raise SystemExit(f"--minutes: {args.minutes!r} is not a number of minutes in (0, 1440]")
+    try:
+        plan = scan.load(args.config, args.overrides)  # seeds and sweeps are welcome here
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"{args.config}: {error}") from None
+    if len(plan.programs) != 1:
+        raise SystemExit(f"budget: the config makes {len(plan.programs)} programs; give it one")
+    cfg = plan.programs[0].config
+    if args.vs_pandagym:
+        from jaxik.bench import vs_pandagym
+
+        if len(plan.programs[0].runs) != 1:
+            raise SystemExit(
+                "budget --vs-pandagym: Stable-Baselines3 trains one run per process; give the "
+                f"config one run (seeds=1, no sweep), not {len(plan.programs[0].runs)}"
+            )
+        vs_pandagym.budget_env_id(cfg)  # a task panda-gym has, before anything runs
+        vs_pandagym.require()
+    print(f"machine: {machine.describe()}", flush=True)
+    seconds = minutes * 60
+    args.out.mkdir(parents=True, exist_ok=True)
+    curves = [budget.run_jaxik(cfg, args.config, args.overrides, seconds, args.out)]
+    print(f"jaxik: {curves[0].final_success:.0%} at the budget's end", flush=True)
+    ignored = ""
+    if args.vs_pandagym:
+        curves.append(budget.run_sb3(args.config, args.overrides, seconds))
+        print(f"Stable-Baselines3: {curves[1].final_success:.0%} at the budget's end", flush=True)
+        missing = [n for n in ("random_action_prob", "action_l2") if getattr(cfg, n)]
+        if missing:
+            ignored = f" Stable-Baselines3 has no {' or '.join(missing)}: it ran without them."
+    setting = f"{args.config.name} ({cfg.algo.upper()} on {cfg.env})"
+    title = f"Success within {minutes:g} minutes, {setting}"
+    text = budget.table(curves, cfg.success_target)
+    if args.vs_pandagym:
+        from jaxik.bench import vs_pandagym
+
+        text += (
+            f"\n\nStable-Baselines3 {cfg.algo.upper()} + HerReplayBuffer on panda-gym's "
+            f"{vs_pandagym.budget_env_id(cfg)} (PyBullet, one environment), the config's "
+            f"network, batch, learning rate, gamma, tau, noise, buffer and HER settings, one "
+            f"gradient update per {vs_pandagym.updates_every(cfg)} environment steps as in the "
+            f"jaxik run; its "
+            f"evaluations ({cfg.num_eval_envs} episodes every {cfg.eval_every:,} steps) are not "
+            f"counted in its minutes, jaxik's are.{ignored}"
+        )
+    report(args, "budget", title, command, text, curves, budget.plot)
 
 
 def bench_ik(args: argparse.Namespace, command: str) -> None:

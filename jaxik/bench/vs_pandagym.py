@@ -10,6 +10,9 @@ invocation (``--vs-pandagym``). Needs the optional extra ``compare``:
   and SB3's usual one gradient update per environment step. Every ``eval_every`` environment
   steps the deterministic policy is evaluated on ``num_eval_envs`` episodes, success read at each
   episode's end; the training clock stops during evaluation.
+- ``within_budget``: the same learner on any panda-gym task the config names, for a number of
+  seconds from its process's start, with one update per ``num_envs / updates_per_iteration``
+  environment steps, as the config's jaxik run makes them (``jaxik.bench budget``).
 - ``time_to_target_process``: the same in a fresh process (``python -m
   jaxik.bench.vs_pandagym``), timed from before its start to its exit, imports and evaluations
   included: what ``time-to-target`` measures of ``train.py``.
@@ -93,17 +96,13 @@ class Sb3Timing:
     process_seconds: float | None = None  # the whole process, start to exit (in a subprocess)
 
 
-def time_to_target(cfg: TrainConfig, eval_every: int = 1_000) -> Sb3Timing:
-    import gymnasium as gym
+def _model(cfg: TrainConfig, env, train_freq: int = 1):
+    """SB3's ``cfg.algo`` with HerReplayBuffer and the config's settings on gymnasium ``env``,
+    one gradient update per ``train_freq`` environment steps."""
     import numpy as np
-    import panda_gym  # noqa: F401
-    import torch
     from stable_baselines3 import DDPG, SAC, TD3, HerReplayBuffer
     from stable_baselines3.common.noise import NormalActionNoise
 
-    torch.set_num_threads(os.cpu_count() or 1)
-    env = gym.make(env_id(cfg))
-    eval_env = gym.make(env_id(cfg))
     algo = {"ddpg": DDPG, "td3": TD3, "sac": SAC}[cfg.algo]
     kwargs = {}
     if cfg.algo in ("ddpg", "td3"):
@@ -116,7 +115,7 @@ def time_to_target(cfg: TrainConfig, eval_every: int = 1_000) -> Sb3Timing:
             target_noise_clip=cfg.target_noise_clip,
         )
     sampled_goals = round(cfg.her_future_prob / max(1.0 - cfg.her_future_prob, 1e-6))
-    model = algo(
+    return algo(
         "MultiInputPolicy",
         env,
         replay_buffer_class=HerReplayBuffer,
@@ -127,10 +126,17 @@ def time_to_target(cfg: TrainConfig, eval_every: int = 1_000) -> Sb3Timing:
         batch_size=cfg.batch_size,
         tau=cfg.tau,
         gamma=cfg.gamma,
+        train_freq=train_freq,
+        gradient_steps=1,
         policy_kwargs={"net_arch": list(cfg.hidden_sizes)},
         seed=cfg.seed,
         **kwargs,
     )
+
+
+def _evaluator(cfg: TrainConfig, model, eval_env):
+    """Success of ``model``'s deterministic policy over ``cfg.num_eval_envs`` episodes, read
+    at each episode's end (the same reset seeds every time)."""
 
     def evaluate() -> float:
         successes = 0
@@ -144,6 +150,18 @@ def time_to_target(cfg: TrainConfig, eval_every: int = 1_000) -> Sb3Timing:
             successes += bool(info.get("is_success", False))
         return successes / cfg.num_eval_envs
 
+    return evaluate
+
+
+def time_to_target(cfg: TrainConfig, eval_every: int = 1_000) -> Sb3Timing:
+    import gymnasium as gym
+    import panda_gym  # noqa: F401
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    env = gym.make(env_id(cfg))
+    model = _model(cfg, env)
+    evaluate = _evaluator(cfg, model, gym.make(env_id(cfg)))
     train_seconds, steps, success = 0.0, 0, 0.0
     while steps < cfg.total_env_steps:
         start = time.perf_counter()
@@ -154,6 +172,57 @@ def time_to_target(cfg: TrainConfig, eval_every: int = 1_000) -> Sb3Timing:
         if success >= cfg.success_target:
             return Sb3Timing(cfg.algo, True, steps, train_seconds, success)
     return Sb3Timing(cfg.algo, False, steps, train_seconds, success)
+
+
+def budget_env_id(cfg: TrainConfig) -> str:
+    """panda-gym's id for ``jaxik.bench budget --vs-pandagym``: any Panda task panda-gym has, its
+    episodes ending on success as panda-gym's do. Stops naming what it cannot match."""
+    name = env_id_of(cfg.env)
+    if name is None or cfg.env.startswith("PandaReachPose"):
+        raise SystemExit(f"--vs-pandagym: panda-gym has no equivalent of env={cfg.env!r}")
+    if not cfg.env_config.get("terminate_on_success", True):
+        raise SystemExit("--vs-pandagym: panda-gym v3 always ends episodes on success")
+    return name
+
+
+def updates_every(cfg: TrainConfig) -> int:
+    """Environment steps per gradient update in ``cfg`` (num_envs / updates_per_iteration,
+    rounded), which SB3 is given as its train_freq so that both learn from as many updates per
+    step."""
+    return max(1, round(cfg.num_envs / cfg.updates_per_iteration))
+
+
+def within_budget(cfg: TrainConfig, seconds: float, started: float) -> dict:
+    """SB3 on ``cfg``'s panda-gym task until ``seconds`` have passed since the epoch time
+    ``started`` (the parent's clock at this process's launch), not counting evaluations, which
+    run every ``cfg.eval_every`` steps and once more when the budget ends. One update every
+    ``updates_every(cfg)`` steps. Returns the fields of a jaxik.bench.budget.Curve."""
+    import gymnasium as gym
+    import panda_gym  # noqa: F401
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    env = gym.make(budget_env_id(cfg))
+    model = _model(cfg, env, train_freq=updates_every(cfg))
+    evaluate = _evaluator(cfg, model, gym.make(budget_env_id(cfg)))
+    evaluating = 0.0  # seconds spent evaluating, which the budget does not count
+
+    class Deadline(BaseCallback):
+        def _on_step(self) -> bool:
+            return time.time() - started - evaluating < seconds
+
+    steps, times, success = [], [], []
+    while time.time() - started - evaluating < seconds:
+        model.learn(cfg.eval_every, reset_num_timesteps=False, callback=Deadline())
+        clock = time.time() - started - evaluating
+        before = time.time()
+        success.append(evaluate())
+        evaluating += time.time() - before
+        steps.append(float(model.num_timesteps))
+        times.append(min(clock, seconds))  # learning stops within one step of the deadline
+    return {"env_steps": steps, "seconds": times, "success": success,
+            "updates": float(model._n_updates)}  # fmt: skip
 
 
 def time_to_target_process(config: Path, overrides: list[str]) -> Sb3Timing:
@@ -169,7 +238,19 @@ def time_to_target_process(config: Path, overrides: list[str]) -> Sb3Timing:
 
 
 if __name__ == "__main__":
+    import argparse
+
     from jaxik import config as config_lib
 
-    timing = time_to_target(config_lib.load(Path(sys.argv[1]), sys.argv[2:]))
-    print(json.dumps(dataclasses.asdict(timing)))
+    parser = argparse.ArgumentParser(prog="python -m jaxik.bench.vs_pandagym")
+    parser.add_argument("--budget", type=float, default=None, help="seconds (within_budget)")
+    parser.add_argument("--started", type=float, default=None, help="epoch time of the launch")
+    parser.add_argument("config", type=Path)
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    cfg = config_lib.load(args.config, args.overrides)
+    if args.budget is None:
+        print(json.dumps(dataclasses.asdict(time_to_target(cfg))))
+    else:
+        started = time.time() if args.started is None else args.started
+        print(json.dumps(within_budget(cfg, args.budget, started)))

@@ -1,0 +1,183 @@
+"""Evaluation success within a wall-clock budget: ``train.py`` stopped after a number of minutes,
+and (``--vs-pandagym``) Stable-Baselines3 on panda-gym given the same minutes.
+
+    python -m jaxik.bench budget --config configs/recipes/push.yaml --minutes 30 [--vs-pandagym]
+
+jaxik: ``train.py --config ...`` in a fresh process, sent Ctrl-C once the budget has passed since
+its start (the chunk under way finishes and is checkpointed; the run folder is kept as
+--out/train, its output as --out/train.log). Its curve is the evaluations of metrics.csv, each
+placed at its seconds from process start: its ``wall_seconds`` (from the start of training) plus
+the process's start-up, taken as the process's whole time less the last row's ``wall_seconds``,
+an upper bound (it also holds the last checkpoint's save and the exit). Evaluations run inside
+the compiled loop and count.
+
+Stable-Baselines3 (jaxik.bench.vs_pandagym.within_budget): the config's algorithm + HER on the
+config's panda-gym task in a fresh process, the same minutes from that process's start, its
+evaluations not counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jaxik.host import outputs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass
+class Curve:
+    """One learner's evaluations within (and at the end of) the budget."""
+
+    learner: str  # "jaxik" or "Stable-Baselines3"
+    budget_seconds: float
+    env_steps: list[float]  # per evaluation (per seed)
+    seconds: list[float]  # from process start, per evaluation
+    success: list[float]  # evaluation success per evaluation (median over seeds)
+    seeds: int = 1
+    process_seconds: float | None = None  # start to exit
+    updates: float | None = None  # gradient updates per seed within the budget, where known
+
+    def _inside(self) -> list[tuple[float, float, float]]:
+        """(env steps, seconds, success) of the evaluations within the budget."""
+        points = zip(self.env_steps, self.seconds, self.success, strict=True)
+        return [p for p in points if p[1] <= self.budget_seconds]
+
+    @property
+    def final_success(self) -> float | None:
+        """Success at the last evaluation within the budget."""
+        inside = self._inside()
+        return inside[-1][2] if inside else None
+
+    @property
+    def final_env_steps(self) -> float | None:
+        inside = self._inside()
+        return inside[-1][0] if inside else None
+
+    @property
+    def best_success(self) -> float | None:
+        inside = self._inside()
+        return max(p[2] for p in inside) if inside else None
+
+    def first_reached(self, target: float) -> tuple[float, float] | None:
+        """(env steps, seconds from process start) of the first evaluation at ``target``."""
+        for steps, seconds, success in self._inside():
+            if success >= target:
+                return steps, seconds
+        return None
+
+
+def updates(cfg, env_steps: float) -> float:
+    """Gradient updates per seed a jaxik run of TrainConfig ``cfg`` has made after
+    ``env_steps``: ``updates_per_iteration`` in every iteration that starts with at least
+    ``learning_starts`` steps collected."""
+    iterations = env_steps // cfg.num_envs
+    first = math.ceil(cfg.learning_starts / cfg.num_envs)
+    return float(max(0, iterations - first) * cfg.updates_per_iteration)
+
+
+def run_jaxik(cfg, config: Path, overrides: list[str], seconds: float, out: Path) -> Curve:
+    """``train.py`` in a fresh process, Ctrl-C after ``seconds``; its evaluations as a Curve
+    (``cfg``: the TrainConfig that ``config`` and ``overrides`` make)."""
+    run_out = out / "train"
+    command = [sys.executable, "train.py", "--config", str(config), "--out", str(run_out)]
+    command += [*overrides]
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "train.log"  # a file, not a pipe: a full pipe would stall the run
+    start = time.perf_counter()
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)  # the chunk under way finishes, is checkpointed
+            process.wait()
+    process_seconds = time.perf_counter() - start
+    if process.returncode not in (0, 130, -signal.SIGINT):
+        raise SystemExit(f"{' '.join(command)} failed:\n{log.read_text()[-3000:]}")
+    rows = outputs.read_metrics(run_out / "metrics.csv")
+    if not rows:
+        raise SystemExit(f"{' '.join(command)} finished no evaluation in {seconds:.0f} s")
+    start_up = process_seconds - rows[-1]["wall_seconds"]
+    chunks: dict[float, list[dict[str, float]]] = {}
+    for row in rows:
+        chunks.setdefault(row["env_steps"], []).append(row)
+    seeds = len(next(iter(chunks.values())))
+    steps = sorted(chunks)
+    curve = Curve(
+        learner="jaxik",
+        budget_seconds=seconds,
+        env_steps=steps,
+        seconds=[chunks[n][0]["wall_seconds"] + start_up for n in steps],
+        success=[float(np.median([r["eval_success"] for r in chunks[n]])) for n in steps],
+        seeds=seeds,
+        process_seconds=process_seconds,
+    )
+    if curve.final_env_steps is not None:
+        curve.updates = updates(cfg, curve.final_env_steps)
+    return curve
+
+
+def run_sb3(config: Path, overrides: list[str], seconds: float) -> Curve:
+    """Stable-Baselines3 in a fresh process given ``seconds`` from its start."""
+    import json
+
+    command = [sys.executable, "-m", "jaxik.bench.vs_pandagym", "--budget", str(seconds)]
+    command += ["--started", repr(time.time()), str(config), *overrides]
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    process_seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    return Curve(learner="Stable-Baselines3", budget_seconds=seconds,
+                 process_seconds=process_seconds, **values)  # fmt: skip
+
+
+def table(curves: list[Curve], target: float) -> str:
+    def percent(value):
+        return "-" if value is None else f"{value:.0%}"
+
+    def reached(curve):
+        found = curve.first_reached(target)
+        if found is None:
+            return "not reached"
+        return f"{found[0]:,.0f} steps, {found[1] / 60:.1f} min"
+
+    def steps(value):
+        return "-" if value is None else f"{value:,.0f}"
+
+    header = " | ".join(c.learner for c in curves)
+    lines = [f"| | {header} |", "| --- |" + " ---: |" * len(curves)]
+    rows = (
+        ("seeds (median shown)", lambda c: str(c.seeds)),
+        ("env steps per seed, last evaluation in budget", lambda c: steps(c.final_env_steps)),
+        ("evaluation success, last evaluation in budget", lambda c: percent(c.final_success)),
+        ("best evaluation success in the budget", lambda c: percent(c.best_success)),
+        (f"first at {target:.0%} (from process start)", reached),
+        ("gradient updates per seed", lambda c: steps(c.updates)),
+    )  # fmt: skip
+    for name, cell in rows:
+        lines.append(f"| {name} | " + " | ".join(cell(c) for c in curves) + " |")
+    return "\n".join(lines)
+
+
+def plot(path: Path, curves: list[Curve]) -> None:
+    with outputs.saved_figure(path, (5.5, 3.6)) as axis:
+        for curve in curves:
+            minutes = np.asarray(curve.seconds) / 60
+            axis.plot(minutes, np.asarray(curve.success) * 100, marker=".", label=curve.learner)
+        if curves:
+            budget = curves[0].budget_seconds / 60
+            axis.axvline(budget, color="grey", linestyle=":", label="budget")
+        axis.set(xlabel="minutes from process start", ylabel="evaluation success (%)")
+        axis.set_ylim(0, 100)
+        axis.legend()
