@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LOCK := constraints.txt
 
-.PHONY: install install-compare install-render train render test test-slow lint bench bench-train bench-compare reproduce lock
+.PHONY: install install-compare install-render train render test test-slow lint bench bench-train bench-compare reproduce reproduce-panda-gym lock
 
 $(INSTALLED): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -80,3 +80,8 @@ bench-compare: install-compare
 # DDPG, SAC, TD3 x {sparse, dense} x {HER, no HER}, 3 seeds: about half an hour on 2 CPU cores.
 reproduce: $(INSTALLED)
 	$(BIN)/python -m jaxik.reproduce paper --out reports/paper
+
+# panda-gym's Reach, Push, Slide and PickAndPlace x DDPG, SAC, TD3 within the budgets
+# Stable-Baselines3's zoo gives them, 3 seeds: for a GPU (more than a day on 2 CPU cores).
+reproduce-panda-gym: $(INSTALLED)
+	$(BIN)/python -m jaxik.reproduce panda-gym --out reports/panda-gym

@@ -1,7 +1,10 @@
-"""Reproduces the seed paper's tables: DDPG, SAC and TD3 on PandaReach x {sparse, dense} x {HER,
-no HER}, several seeds each, within its 70,000-step budget.
+"""Reproduces published tables: the seed paper's (DDPG, SAC and TD3 on PandaReach x {sparse, dense}
+x {HER, no HER}, several seeds each, within its 70,000-step budget), and panda-gym's tasks x
+algorithms within the budgets Stable-Baselines3's zoo gives them.
 
     python -m jaxik.reproduce paper --out reports/paper [--seeds 3] [--paper-settings]
+    python -m jaxik.reproduce panda-gym --out reports/panda-gym [--seeds 3] [--budget-scale 1]
+                                        [--tasks ...] [--algos ...]
 
 The grid is one scan, configs/paper/grid.yaml (a ``sweep`` over env, her_strategy and algo),
 trained by the host loop as ``train.py`` trains any scan: each (algorithm, reward, replay)
@@ -9,6 +12,12 @@ setting is one compiled program that trains all seeds at once, its run folder un
 This module adds the paper's view of the results: report.md (the paper's table layout: actor
 loss, critic loss, mean reward, success rate; mean +- standard deviation over seeds),
 results.json and one learning-curve PNG per reward x replay.
+
+``panda-gym`` trains each of PandaReach, PandaPush, PandaSlide and PandaPickAndPlace (sparse reward,
+end-effector control, HER) with each algorithm from the task's recipe in configs/recipes (the GPU
+recipe where JAX runs on a GPU), for the zoo's budget of environment steps per seed times
+--budget-scale; one scan per task, one program per algorithm, seeds batched. report.md is one
+table, task x algorithm, with the zoo's budget and published return beside each task.
 """
 
 from __future__ import annotations
@@ -41,6 +50,22 @@ PAPER = {
         "eval_success": (1.00, 1.00, 1.00),
     },
 }
+# rl-baselines3-zoo's TQC + HER on panda-gym v1 (hyperparams/tqc.yml, benchmark.md): environment
+# steps of training, and the mean return of its deterministic evaluation (50-step episodes that
+# do not end on success, so minus the steps spent off the goal).
+ZOO = {
+    "PandaReach": (20_000, -1.77),
+    "PandaPush": (1_000_000, -6.41),
+    "PandaSlide": (3_000_000, -27.50),
+    "PandaPickAndPlace": (1_000_000, -8.02),
+}
+RECIPES = {  # task -> (CPU recipe, GPU recipe) in configs/recipes
+    "PandaReach": ("reach.yaml", "reach.yaml"),
+    "PandaPush": ("push.yaml", "push_gpu.yaml"),
+    "PandaSlide": ("push.yaml", "push_gpu.yaml"),
+    "PandaPickAndPlace": ("push.yaml", "push_gpu.yaml"),
+}
+TARGETS = {"PandaPickAndPlace": 0.7}  # success targets other than the recipe's
 ROWS = (
     ("actor_loss", "Actor loss"),
     ("critic_loss", "Critic loss"),
@@ -63,6 +88,25 @@ def grid(seeds: int, steps: int, paper_settings: bool, algos: list[str]):
             value = getattr(table1, name)
             overrides[name] = list(value) if isinstance(value, tuple) else value
     return scan.load(GRID, overrides)
+
+
+def pandagym_grid(
+    tasks: list[str], algos: list[str], seeds: int, scale: float, gpu: bool
+) -> list[tuple[str, object]]:
+    """(task, scan) per task: the task's recipe (``gpu``: its GPU recipe) with the task, the
+    seeds, the zoo's budget times ``scale`` and one program per algorithm. Every program is
+    validated here, before anything compiles."""
+    from jaxik.host import scan
+
+    plans = []
+    for task in tasks:
+        recipe = CONFIGS / "recipes" / RECIPES[task][gpu]
+        steps = max(1, round(ZOO[task][0] * scale))
+        overrides = {"env": task, "seeds": seeds, "total_env_steps": steps, "sweep.algo": algos}
+        if task in TARGETS:
+            overrides["success_target"] = TARGETS[task]
+        plans.append((task, scan.load(recipe, overrides)))
+    return plans
 
 
 def setting_of(program) -> tuple[str, str, str]:
@@ -213,6 +257,56 @@ def findings(results: dict) -> list[str]:
     return [*lines, ""]
 
 
+def write_pandagym_report(out: Path, results: dict, command: str) -> None:
+    """report.md: task x algorithm, each with the zoo's budget and return beside it."""
+    import numpy as np
+
+    lines = [
+        "# panda-gym's tasks, within Stable-Baselines3 zoo's budgets",
+        "",
+        f"Command: `{command}`",
+        f"Machine: {results['machine']}. Total wall time {results['wall_seconds'] / 60:.1f} min. "
+        f"Budgets: the zoo's times {results['budget_scale']:g}; recipes: "
+        + ", ".join(f"{t} {r}" for t, r in results["recipes"].items())
+        + ".",
+        "",
+        "Each cell is over seeds of the last evaluation (100 episodes, deterministic policy, fresh "
+        "goals): success as the median (lowest-highest), return as mean ± standard deviation.",
+        "",
+        "| task | algorithm | success | return | steps to target | steps per seed "
+        "| training (s) | zoo TQC + HER: steps, return |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for task, by_algo in results["tasks"].items():
+        budget, zoo_return = ZOO[task]
+        for algo, cell in by_algo.items():
+            success = cell["final"]["eval_success"]
+            returns = cell["final"]["eval_return"]
+            target = f"{cell['success_target']:.0%}: " + format_steps(cell["steps_to_target"])
+            lines.append(
+                f"| {task} | {algo.upper()} | {np.median(success):.0%} "
+                f"({min(success):.0%}-{max(success):.0%}) | "
+                f"{np.mean(returns):.2f} ± {np.std(returns):.2f} | {target} | "
+                f"{cell['env_steps']:,} | {cell['run_seconds']:.0f} "
+                f"(+{cell['compile_seconds']:.0f} compile) | {budget:,}, {zoo_return:g} |"
+            )
+    lines += ["", PANDAGYM_NOTES]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+PANDAGYM_NOTES = """## Reading these numbers
+
+- The zoo's column is TQC + HER (3 x 512 networks, batch 2,048, one update per environment step)
+  on panda-gym v1, whose episodes ran all 50 steps: its return is minus the steps spent off the
+  goal. Here episodes end at the first success (panda-gym v3), so a return counts the steps
+  before it; a policy that reaches the goal and stays scores the same on both.
+- Steps are environment steps per seed, all of a run's parallel environments together. Training
+  time is for all seeds of a program together, after compilation.
+- PandaPickAndPlace is judged at 70 %, the others at their recipe's target.
+- The seeds of one algorithm are one program, vmapped; the programs run one after another.
+"""
+
+
 NOTES = """## Reading these numbers
 
 - Dense mean reward sums the distance over every step of the episode: an arm that starts to move
@@ -244,19 +338,33 @@ DIFFERENCES = """## Where this differs from the paper, and why
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("which", choices=["paper"])
-    parser.add_argument("--out", type=Path, default=Path("reports/paper"))
+    parser.add_argument("which", choices=["paper", "panda-gym"])
+    parser.add_argument("--out", type=Path, default=None, help="default reports/<which>")
     parser.add_argument(
-        "--runs", type=Path, default=Path("runs/paper"),
-        help="where each setting's run folder (metrics, checkpoints, policy) goes",
+        "--runs", type=Path, default=None,
+        help="where each setting's run folder (metrics, checkpoints, policy) goes; "
+        "default runs/<which>",
     )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--total-env-steps", type=int, default=70_000)
-    parser.add_argument("--paper-settings", action="store_true")
+    parser.add_argument("--total-env-steps", type=int, default=70_000, help="paper only")
+    parser.add_argument("--paper-settings", action="store_true", help="paper only")
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
+    parser.add_argument(
+        "--tasks", nargs="+", default=list(ZOO), choices=list(ZOO), help="panda-gym only"
+    )
+    parser.add_argument(
+        "--budget-scale", type=float, default=1.0,
+        help="panda-gym only: each task's budget is the zoo's times this, in (0, 10]",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    args.out = args.out or Path("reports") / args.which
+    args.runs = args.runs or Path("runs") / args.which
     if args.seeds < 1:
         parser.error(f"--seeds={args.seeds} must be >= 1")
+    if not 0 < args.budget_scale <= 10:
+        parser.error(f"--budget-scale={args.budget_scale} must be in (0, 10]")
+    if args.which == "panda-gym":
+        return main_pandagym(args, argv)
     plan = grid(args.seeds, args.total_env_steps, args.paper_settings, args.algos)
 
     from rich.console import Console
@@ -304,6 +412,58 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"] = machine.describe()
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     write_report(args.out, results, args, results["machine"])
+    print(f"Report: {args.out / 'report.md'}")
+    return 0
+
+
+def main_pandagym(args: argparse.Namespace, argv: list[str] | None) -> int:
+    import sys
+
+    import jax
+    from rich.console import Console
+
+    from jaxik.bench import machine
+    from jaxik.host import outputs, run
+
+    gpu = jax.default_backend() == "gpu"
+    try:
+        plans = pandagym_grid(args.tasks, args.algos, args.seeds, args.budget_scale, gpu)
+    except ValueError as error:
+        raise SystemExit(f"panda-gym: {error}") from None
+    command = "python -m jaxik.reproduce " + " ".join(sys.argv[1:] if argv is None else argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    results: dict = {"tasks": {}, "budget_scale": args.budget_scale, "recipes": {}}
+    for task, plan in plans:
+        results["recipes"][task] = RECIPES[task][gpu]
+        run.run_scan(plan, args.runs / task, console=Console())
+        curves = {}
+        for program in plan.programs:
+            algo = program.config.algo
+            saved, metrics = program_results(run.program_dir(args.runs / task, program))
+            final = final_values(saved)
+            results["tasks"].setdefault(task, {})[algo] = {
+                "final": final,
+                "steps_to_target": [r["solved_at_env_steps"] for r in saved["runs"]],
+                "success_target": saved["success_target"],
+                "env_steps": saved["env_steps"],
+                "compile_seconds": saved["compile_seconds"],
+                "run_seconds": saved["train_seconds"],
+                "curve_steps": metrics["env_steps"][0].tolist(),
+                "curve_success": metrics["eval_success"].tolist(),
+            }
+            curves[algo.upper()] = {**metrics, "env_steps": metrics["env_steps"][0]}
+            success = format_cell(final["eval_success"], "eval_success")
+            print(
+                f"{task} {algo.upper()}: success {success} after {saved['env_steps']:,} steps",
+                flush=True,
+            )
+        title = f"{task}, sparse reward, HER, {args.seeds} seeds"
+        outputs.plot_learning_curves(args.out / f"{task}.png", title, curves)
+    results["wall_seconds"] = time.perf_counter() - start
+    results["machine"] = machine.describe()
+    (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_pandagym_report(args.out, results, command)
     print(f"Report: {args.out / 'report.md'}")
     return 0
 

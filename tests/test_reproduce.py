@@ -1,4 +1,9 @@
-"""The paper's grid as one scan, and the report's findings computed from the run they describe."""
+"""The paper's grid and panda-gym's task grid as scans, and the reports computed from the runs they
+describe."""
+
+import json
+
+import pytest
 
 from jaxik import reproduce
 
@@ -34,3 +39,75 @@ def test_the_grid_takes_the_command_lines_seeds_budget_algorithms_and_table1():
     default = reproduce.grid(seeds=3, steps=70000, paper_settings=False, algos=["ddpg", "sac"])
     assert [p.config.algo for p in default.programs] == ["ddpg", "sac"] * 4
     assert default.programs[0].config.batch_size == 256
+
+
+def test_the_panda_gym_grid_takes_each_tasks_recipe_and_the_zoos_budget():
+    plans = dict(reproduce.pandagym_grid(list(reproduce.ZOO), ["td3", "sac"], 2, 0.5, gpu=False))
+    assert list(plans) == ["PandaReach", "PandaPush", "PandaSlide", "PandaPickAndPlace"]
+    for task, plan in plans.items():
+        assert plan.seeds == 2
+        assert [p.config.algo for p in plan.programs] == ["td3", "sac"]
+        for program in plan.programs:
+            cfg = program.config
+            assert cfg.env == task and cfg.total_env_steps == reproduce.ZOO[task][0] // 2
+    assert plans["PandaPush"].programs[0].config.batch_size == 2048  # the CPU recipe
+    assert plans["PandaReach"].programs[0].config.batch_size == 256
+    assert plans["PandaPickAndPlace"].programs[0].config.success_target == 0.7
+    assert plans["PandaSlide"].programs[0].config.success_target == 0.9
+    (gpu,) = reproduce.pandagym_grid(["PandaPush"], ["ddpg"], 3, 1.0, gpu=True)
+    assert gpu[1].programs[0].config.batch_size == 4096  # the GPU recipe
+    assert gpu[1].programs[0].config.total_env_steps == 1_000_000
+
+
+def test_the_panda_gym_report_puts_the_zoo_beside_each_task(tmp_path):
+    cell = {
+        "final": {"eval_success": [0.9, 0.5, 1.0], "eval_return": [-5.0, -20.0, -4.0]},
+        "steps_to_target": [40_960, None, 20_480],
+        "success_target": 0.9,
+        "env_steps": 819_200,
+        "compile_seconds": 75.0,
+        "run_seconds": 1500.0,
+    }
+    results = {
+        "tasks": {"PandaPush": {"td3": cell}},
+        "machine": "CPU: test",
+        "wall_seconds": 1600.0,
+        "budget_scale": 0.8192,
+        "recipes": {"PandaPush": "push.yaml"},
+    }
+    reproduce.write_pandagym_report(tmp_path, results, "python -m jaxik.reproduce panda-gym")
+    text = (tmp_path / "report.md").read_text()
+    assert (
+        "| PandaPush | TD3 | 90% (50%-100%) | -9.67 ± 7.32 | 90%: 30,720 ± 10,240 (2 of 3 seeds) "
+        "| 819,200 | 1500 (+75 compile) | 1,000,000, -6.41 |"
+    ) in text
+    assert "Budgets: the zoo's times 0.8192; recipes: PandaPush push.yaml." in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["panda-gym", "--budget-scale", "0"], "--budget-scale=0.0 must be in (0, 10]"),
+        (["panda-gym", "--tasks", "PandaStack"], "invalid choice: 'PandaStack'"),
+        (["panda-gym", "--seeds", "0"], "--seeds=0 must be >= 1"),
+    ],
+)
+def test_panda_gym_bad_input_stops_before_compiling(args, message, capsys):
+    with pytest.raises(SystemExit):
+        reproduce.main(args)
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_panda_gym_table_rehearses_on_a_small_budget(tmp_path):
+    """PandaReach with TD3 at a tenth of the zoo's budget (2,000 steps per seed, 2 seeds):
+    one program trained, its row and curve written."""
+    reproduce.main(["panda-gym", "--tasks", "PandaReach", "--algos", "td3", "--seeds", "2",
+                    "--budget-scale", "0.1", "--out", str(tmp_path / "report"),
+                    "--runs", str(tmp_path / "runs")])  # fmt: skip
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "| PandaReach | TD3 |" in text and "| 20,000, -1.77 |" in text
+    assert (tmp_path / "report" / "PandaReach.png").stat().st_size > 5_000
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    cell = results["tasks"]["PandaReach"]["td3"]
+    assert cell["env_steps"] >= 2_000 and len(cell["final"]["eval_success"]) == 2
