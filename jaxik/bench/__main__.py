@@ -357,7 +357,7 @@ def bench_time_to_target(args: argparse.Namespace, command: str) -> None:
 
 
 def bench_budget(args: argparse.Namespace, command: str) -> None:
-    from jaxik.bench import budget
+    from jaxik.bench import budget, vs_pandagym
     from jaxik.host import scan
 
     try:
@@ -374,8 +374,6 @@ def bench_budget(args: argparse.Namespace, command: str) -> None:
         raise SystemExit(f"budget: the config makes {len(plan.programs)} programs; give it one")
     cfg = plan.programs[0].config
     if args.vs_pandagym:
-        from jaxik.bench import vs_pandagym
-
         if len(plan.programs[0].runs) != 1:
             raise SystemExit(
                 "budget --vs-pandagym: Stable-Baselines3 trains one run per process; give the "
@@ -399,8 +397,6 @@ def bench_budget(args: argparse.Namespace, command: str) -> None:
     title = f"Success within {minutes:g} minutes, {setting}"
     text = budget.table(curves, cfg.success_target)
     if args.vs_pandagym:
-        from jaxik.bench import vs_pandagym
-
         text += (
             f"\n\nStable-Baselines3 {cfg.algo.upper()} + HerReplayBuffer on panda-gym's "
             f"{vs_pandagym.budget_env_id(cfg)} (PyBullet, one environment), the config's "
