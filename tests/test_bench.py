@@ -220,6 +220,7 @@ def test_a_budget_curve_counts_only_evaluations_within_the_budget():
     assert curve.first_reached(0.99) is None  # 100 % came after the budget
     late = dataclasses.replace(curve, seconds=[61.0, 62.0, 63.0, 64.0])
     assert late.final_success is None and late.best_success is None
+    assert budget.percent(late.final_success) == "-"  # printed, not a crash
     text = budget.table([curve, late], 0.9)
     assert "| evaluation success, last evaluation in budget | 50% | - |" in text
     assert "| first at 90% (from process start) | 200 steps, 0.7 min | not reached |" in text

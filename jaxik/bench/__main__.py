@@ -385,11 +385,12 @@ def bench_budget(args: argparse.Namespace, command: str) -> None:
     seconds = minutes * 60
     args.out.mkdir(parents=True, exist_ok=True)
     curves = [budget.run_jaxik(cfg, args.config, args.overrides, seconds, args.out)]
-    print(f"jaxik: {curves[0].final_success:.0%} at the budget's end", flush=True)
+    print(f"jaxik: {budget.percent(curves[0].final_success)} at the budget's end", flush=True)
     ignored = ""
     if args.vs_pandagym:
         curves.append(budget.run_sb3(args.config, args.overrides, seconds))
-        print(f"Stable-Baselines3: {curves[1].final_success:.0%} at the budget's end", flush=True)
+        final = budget.percent(curves[1].final_success)
+        print(f"Stable-Baselines3: {final} at the budget's end", flush=True)
         missing = [n for n in ("random_action_prob", "action_l2") if getattr(cfg, n)]
         if missing:
             ignored = f" Stable-Baselines3 has no {' or '.join(missing)}: it ran without them."
@@ -402,9 +403,8 @@ def bench_budget(args: argparse.Namespace, command: str) -> None:
             f"{vs_pandagym.budget_env_id(cfg)} (PyBullet, one environment), the config's "
             f"network, batch, learning rate, gamma, tau, noise, buffer and HER settings, one "
             f"gradient update per {vs_pandagym.updates_every(cfg)} environment steps as in the "
-            f"jaxik run; its "
-            f"evaluations ({cfg.num_eval_envs} episodes every {cfg.eval_every:,} steps) are not "
-            f"counted in its minutes, jaxik's are.{ignored}"
+            f"jaxik run; its evaluations ({cfg.num_eval_envs} episodes every "
+            f"{cfg.eval_every:,} steps) are not counted in its minutes, jaxik's are.{ignored}"
         )
     report(args, "budget", title, command, text, curves, budget.plot)
 

@@ -142,10 +142,12 @@ def run_sb3(config: Path, overrides: list[str], seconds: float) -> Curve:
                  process_seconds=process_seconds, **values)  # fmt: skip
 
 
-def table(curves: list[Curve], target: float) -> str:
-    def percent(value):
-        return "-" if value is None else f"{value:.0%}"
+def percent(value: float | None) -> str:
+    """A success as "86%", or "-" where no evaluation finished within the budget."""
+    return "-" if value is None else f"{value:.0%}"
 
+
+def table(curves: list[Curve], target: float) -> str:
     def reached(curve):
         found = curve.first_reached(target)
         if found is None:

@@ -54,12 +54,10 @@ def env_id(cfg: TrainConfig) -> str:
     reach tasks with ee control; stops naming what panda-gym cannot match."""
     if cfg.env not in ("PandaReach", "PandaReachDense"):
         raise SystemExit(f"--vs-pandagym: panda-gym has no equivalent of env={cfg.env!r}")
-    if not cfg.env_config.get("terminate_on_success", True):
-        raise SystemExit("--vs-pandagym: panda-gym v3 always ends episodes on success")
     for name in ("random_action_prob", "action_l2"):
         if getattr(cfg, name):
             raise SystemExit(f"--vs-pandagym: Stable-Baselines3 has no {name} (set it to 0)")
-    return env_id_of(cfg.env)
+    return budget_env_id(cfg)
 
 
 def env_id_of(name: str) -> str | None:
