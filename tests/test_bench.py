@@ -226,6 +226,26 @@ def test_a_budget_curve_counts_only_evaluations_within_the_budget():
     assert "| first at 90% (from process start) | 200 steps, 0.7 min | not reached |" in text
 
 
+def test_a_budget_scan_gives_each_setting_its_own_median_over_seeds():
+    """Two learning rates x three seeds in one program: two curves, each the median of its own
+    seeds, never a median across settings; placed at seconds from the process's start."""
+    cfg = config.load(None, {"num_envs": 16, "learning_starts": 0, "updates_per_iteration": 1})
+    success = {(1e-3, 0): 0.1, (1e-3, 1): 0.2, (1e-3, 2): 0.9, (2e-3, 0): 0.5, (2e-3, 1): 0.6,
+               (2e-3, 2): 0.7}  # fmt: skip
+    columns = ("run", "seed", "learning_rate", "env_steps", "eval_success", "wall_seconds")
+    rows = [
+        dict(zip(columns, (run, seed, lr, 32.0, value, 10.0), strict=True))
+        for run, ((lr, seed), value) in enumerate(success.items())
+    ]
+    low, high = budget.curves_from_metrics(cfg, rows, 60.0, 25.0, ("learning_rate",))
+    assert (low.learner, high.learner) == ("jaxik learning_rate=0.001", "jaxik learning_rate=0.002")
+    assert (low.final_success, high.final_success) == (0.2, 0.6)
+    assert low.seeds == high.seeds == 3 and low.updates == 2.0
+    assert low.seconds == [25.0]  # 10 s of training after 15 s of start-up
+    (both,) = budget.curves_from_metrics(cfg, rows, 60.0, 25.0)  # seeds only: one median
+    assert both.learner == "jaxik" and both.seeds == 6 and both.final_success == 0.55
+
+
 def test_ik_bench_planar_methods_solve_and_write_their_table(tmp_path, monkeypatch):
     """FABRIK solves every reachable goal to under a millimetre; the DLS controller reaches
     nearly every goal within its 50 steps; the results and their section go under --out, and

@@ -384,12 +384,15 @@ def bench_budget(args: argparse.Namespace, command: str) -> None:
     print(f"machine: {machine.describe()}", flush=True)
     seconds = minutes * 60
     args.out.mkdir(parents=True, exist_ok=True)
-    curves = [budget.run_jaxik(cfg, args.config, args.overrides, seconds, args.out)]
-    print(f"jaxik: {budget.percent(curves[0].final_success)} at the budget's end", flush=True)
+    swept = tuple(plan.programs[0].float_sweep)  # one curve per setting, median over seeds
+    curves = budget.run_jaxik(cfg, args.config, args.overrides, seconds, args.out, swept)
+    for curve in curves:
+        final = budget.percent(curve.final_success)
+        print(f"{curve.learner}: {final} at the budget's end", flush=True)
     ignored = ""
     if args.vs_pandagym:
         curves.append(budget.run_sb3(args.config, args.overrides, seconds))
-        final = budget.percent(curves[1].final_success)
+        final = budget.percent(curves[-1].final_success)
         print(f"Stable-Baselines3: {final} at the budget's end", flush=True)
         missing = [n for n in ("random_action_prob", "action_l2") if getattr(cfg, n)]
         if missing:

@@ -84,9 +84,12 @@ def updates(cfg, env_steps: float) -> float:
     return float(max(0, iterations - first) * cfg.updates_per_iteration)
 
 
-def run_jaxik(cfg, config: Path, overrides: list[str], seconds: float, out: Path) -> Curve:
-    """``train.py`` in a fresh process, Ctrl-C after ``seconds``; its evaluations as a Curve
-    (``cfg``: the TrainConfig that ``config`` and ``overrides`` make)."""
+def run_jaxik(
+    cfg, config: Path, overrides: list[str], seconds: float, out: Path, swept: tuple[str, ...] = ()
+) -> list[Curve]:
+    """``train.py`` in a fresh process, Ctrl-C after ``seconds``; its evaluations as Curves, one
+    per setting of the float fields ``swept`` (``cfg``: the TrainConfig that ``config`` and
+    ``overrides`` make)."""
     run_out = out / "train"
     command = [sys.executable, "train.py", "--config", str(config), "--out", str(run_out)]
     command += [*overrides]
@@ -106,24 +109,39 @@ def run_jaxik(cfg, config: Path, overrides: list[str], seconds: float, out: Path
     rows = outputs.read_metrics(run_out / "metrics.csv")
     if not rows:
         raise SystemExit(f"{' '.join(command)} finished no evaluation in {seconds:.0f} s")
+    return curves_from_metrics(cfg, rows, seconds, process_seconds, swept)
+
+
+def curves_from_metrics(
+    cfg, rows: list[dict[str, float]], seconds: float, process_seconds: float,
+    swept: tuple[str, ...] = (),
+) -> list[Curve]:  # fmt: skip
+    """metrics.csv's ``rows`` as one Curve per setting of the float fields ``swept`` (their
+    columns), each the median over that setting's seeds per evaluation, placed at seconds from
+    process start: ``wall_seconds`` plus the start-up, the process's whole time less the last
+    row's ``wall_seconds`` (an upper bound: it also holds the last save and the exit)."""
     start_up = process_seconds - rows[-1]["wall_seconds"]
-    chunks: dict[float, list[dict[str, float]]] = {}
+    settings: dict[tuple[float, ...], dict[float, list[dict[str, float]]]] = {}
     for row in rows:
-        chunks.setdefault(row["env_steps"], []).append(row)
-    seeds = len(next(iter(chunks.values())))
-    steps = sorted(chunks)
-    curve = Curve(
-        learner="jaxik",
-        budget_seconds=seconds,
-        env_steps=steps,
-        seconds=[chunks[n][0]["wall_seconds"] + start_up for n in steps],
-        success=[float(np.median([r["eval_success"] for r in chunks[n]])) for n in steps],
-        seeds=seeds,
-        process_seconds=process_seconds,
-    )
-    if curve.final_env_steps is not None:
-        curve.updates = updates(cfg, curve.final_env_steps)
-    return curve
+        setting = settings.setdefault(tuple(row[name] for name in swept), {})
+        setting.setdefault(row["env_steps"], []).append(row)
+    curves = []
+    for values, chunks in settings.items():
+        steps = sorted(chunks)
+        label = ", ".join(f"{name}={value:g}" for name, value in zip(swept, values, strict=True))
+        curve = Curve(
+            learner=f"jaxik {label}" if label else "jaxik",
+            budget_seconds=seconds,
+            env_steps=steps,
+            seconds=[chunks[n][0]["wall_seconds"] + start_up for n in steps],
+            success=[float(np.median([r["eval_success"] for r in chunks[n]])) for n in steps],
+            seeds=len(chunks[steps[0]]),
+            process_seconds=process_seconds,
+        )
+        if curve.final_env_steps is not None:
+            curve.updates = updates(cfg, curve.final_env_steps)
+        curves.append(curve)
+    return curves
 
 
 def run_sb3(config: Path, overrides: list[str], seconds: float) -> Curve:
