@@ -121,6 +121,10 @@ class TrainConfig:
     her_future_prob: float = hyperparameter(0.8, check=number(0.0, 1.0))
     """Fraction of sampled transitions whose goal is relabelled (0.8 = 4 hindsight goals per
     real one)."""
+    her_candidates: int = setting(1, check=integer(minimum=1, maximum=64))
+    """Transitions drawn per batch row; the first whose achieved goal moves more than 1 cm
+    before its episode ends is kept (1: uniform sampling). Sampling costs this many times
+    more."""
 
     # --- learning
     hidden_sizes: tuple[int, ...] = setting((64, 64), check=_check_hidden_sizes)

@@ -181,3 +181,36 @@ def test_insert_and_sample_do_not_touch_the_whole_buffer():
     buffer_bytes = sum(x.nbytes for x in jax.tree.leaves(empty_buffer(1_000)))
     assert insert_bytes[0] == insert_bytes[1] < buffer_bytes / 100
     assert sample_largest[0] == sample_largest[1] <= 4 * 64 * 50
+
+
+@pytest.mark.parametrize("strategy", ["future", "none"])
+def test_candidates_keep_the_first_transition_whose_goal_moves(strategy):
+    """With k candidates per row, each row is the first of its k uniform draws (those of a
+    batch k times as large) whose achieved goal changes before its episode's end, else the
+    first draw. In the fixture the goal (episode, step) changes at every step, so a transition
+    moves unless it is its episode's last stored step."""
+    buffer, history = fixture_buffer(40)
+    batch, k = 4_000, 3
+    sample = jax.jit(her.sample_indices, static_argnums=(2, 3, 5, 6))
+    drawn_time, drawn_env, _, _ = map(
+        np.asarray, sample(buffer, jax.random.key(4), k * batch, "none", 0.8, MAX_EPISODE, 1)
+    )
+    time, env, goal_time, relabelled = map(
+        np.asarray, sample(buffer, jax.random.key(4), batch, strategy, 0.8, MAX_EPISODE, k)
+    )
+    ends = np.array([reference_end(history, t, e) for t, e in zip(drawn_time, drawn_env,
+                                                                  strict=True)])  # fmt: skip
+    moved = (ends > drawn_time).reshape(k, batch)
+    first = np.where(moved.any(axis=0), moved.argmax(axis=0), 0)
+    rows = np.arange(batch)
+    np.testing.assert_array_equal(time, drawn_time.reshape(k, batch)[first, rows])
+    np.testing.assert_array_equal(env, drawn_env.reshape(k, batch)[first, rows])
+    still = ~moved[0]
+    assert 0.05 < still.mean() and (~moved.any(axis=0)).mean() < still.mean() ** k + 0.02
+    chosen_ends = ends.reshape(k, batch)[first, rows]
+    if strategy == "none":
+        assert not relabelled.any()
+        np.testing.assert_array_equal(goal_time, time)
+    else:  # relabelled goals still come from the chosen transition's episode, at or after it
+        assert (goal_time >= time).all() and (goal_time <= chosen_ends).all()
+        assert (goal_time[relabelled] > time[relabelled]).mean() > 0.5

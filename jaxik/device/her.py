@@ -14,6 +14,13 @@ rows that follow (no episode is longer), or the newest written row while the epi
 running, so the work is O(batch * max_episode), whatever the capacity. Rewards, and terminations
 where episodes end on success, are recomputed for the sampled goal by the environment's
 ``compute_reward`` / ``is_success`` of the achieved goal after the action.
+
+Preferring moved goals (``her_candidates`` k > 1). Where the achieved goal is an object that the
+arm rarely touches at first (Push), most stored episodes leave it where it started, and their
+hindsight goals teach nothing about moving it. Each batch row then draws k transitions and keeps
+the first whose achieved goal moves between it and its episode's end, in the spirit of
+energy-based prioritisation (Zhao and Tresp 2018), for the O(k * batch * max_episode) of the
+look-ahead that uniform sampling already does.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ from jaxik.config import HER_STRATEGIES
 
 STRATEGIES = HER_STRATEGIES
 NO_ENV_AXIS = -1  # in env_axes: a leaf without an environment axis
+MOVED = 0.01
+"""How far an achieved goal must move (its own units: metres for an object's position) from a
+transition to the end of its episode for ``her_candidates`` to prefer the transition."""
 
 
 @struct.dataclass
@@ -105,29 +115,35 @@ def sample_indices(
     strategy: str,
     her_future_prob: float | jax.Array,
     max_episode: int,
+    candidates: int = 1,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Which transitions, and whose achieved goals, make a batch.
 
     Returns (time, env, goal_time, relabelled): absolute iteration numbers [batch] of the sampled
     transitions and of the transitions whose ``next_achieved_goal`` is the goal (equal to ``time``
     where not relabelled), their environment columns [batch], and the relabel mask [batch] bool.
+
+    With ``candidates`` k > 1 each batch row draws k transitions uniformly and keeps the first
+    whose achieved goal moves more than ``MOVED`` between it and its episode's last stored step
+    (the first drawn where none does): if a fraction q of the stored transitions move, about
+    1 - (1 - q)^k of the batch does. With k = 1 the draws are those of uniform sampling.
     """
     check_choice("her_strategy", strategy, STRATEGIES)
     time_key, env_key, her_key, future_key = jax.random.split(key, 4)
     stored_rows = jnp.minimum(buffer.rows_written, buffer.num_rows)
     oldest = buffer.rows_written - stored_rows
     newest = buffer.rows_written - 1
-    time = oldest + jax.random.randint(time_key, (batch_size,), 0, stored_rows)
-    env = jax.random.randint(env_key, (batch_size,), 0, buffer.num_envs)
-    if strategy == "none":
+    drawn = candidates * batch_size
+    time = oldest + jax.random.randint(time_key, (drawn,), 0, stored_rows)
+    env = jax.random.randint(env_key, (drawn,), 0, buffer.num_envs)
+    if strategy == "none" and candidates == 1:
         return time, env, time, jnp.zeros((batch_size,), bool)
 
-    # The episode's last stored step: its first done at or after `time`, else the newest row.
-    ahead = time[:, None] + jnp.arange(max_episode)[None, :]  # [batch, max_episode]
-    written = ahead <= newest
-    done_ahead = buffer.data.done[ahead % buffer.num_rows, env[:, None]] & written
-    has_end = done_ahead.any(axis=1)
-    end = jnp.where(has_end, time + jnp.argmax(done_ahead, axis=1), newest)
+    end = episode_end(buffer, time, env, newest, max_episode)
+    if candidates > 1:
+        time, env, end = first_moved(buffer, candidates, time, env, end)
+    if strategy == "none":
+        return time, env, time, jnp.zeros((batch_size,), bool)
     if strategy == "future":
         span = end - time + 1
         goal_time = time + jnp.floor(jax.random.uniform(future_key, (batch_size,)) * span).astype(
@@ -140,6 +156,36 @@ def sample_indices(
     return time, env, jnp.where(relabelled, goal_time, time), relabelled
 
 
+def episode_end(
+    buffer: HerBuffer, time: jax.Array, env: jax.Array, newest: jax.Array, max_episode: int
+) -> jax.Array:
+    """The last stored step [n] of the episodes of transitions (time, env) [n]: the first done
+    at or after ``time``, else the newest row (the episode is still running)."""
+    ahead = time[:, None] + jnp.arange(max_episode)[None, :]  # [n, max_episode]
+    written = ahead <= newest
+    done_ahead = buffer.data.done[ahead % buffer.num_rows, env[:, None]] & written
+    has_end = done_ahead.any(axis=1)
+    return jnp.where(has_end, time + jnp.argmax(done_ahead, axis=1), newest)
+
+
+def first_moved(
+    buffer: HerBuffer, candidates: int, time: jax.Array, env: jax.Array, end: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(time, env, end) [candidates * batch] -> [batch]: per batch row (candidate c of row b at
+    c * batch + b), the first candidate whose achieved goal moves more than ``MOVED`` from
+    ``time`` to ``end``, else candidate 0."""
+    goals = buffer.data.next_achieved_goal
+    change = goals[end % buffer.num_rows, env] - goals[time % buffer.num_rows, env]
+    moved = jnp.sum(jnp.square(change), axis=-1) > MOVED**2
+    moved = moved.reshape(candidates, -1)  # [candidates, batch]
+    pick = jnp.argmax(moved, axis=0)[None, :]  # the first True; 0 where none
+
+    def choose(x):
+        return jnp.take_along_axis(x.reshape(candidates, -1), pick, axis=0)[0]
+
+    return choose(time), choose(env), choose(end)
+
+
 def make_sampler(
     batch_size: int,
     strategy: str,
@@ -147,18 +193,20 @@ def make_sampler(
     compute_reward: Callable[[jax.Array, jax.Array], jax.Array],
     is_success: Callable[[jax.Array, jax.Array], jax.Array],
     terminate_on_success: bool,
+    candidates: int = 1,
 ) -> Callable[[HerBuffer, jax.Array, float | jax.Array], Batch]:
     """``sample(buffer, key, her_future_prob) -> Batch`` [batch_size] with hindsight goals (see
     the module docstring); the static settings are fixed, and checked, here, once.
 
     ``compute_reward(achieved_goal, desired_goal)`` and ``is_success`` are the environment's,
-    batched over leading dims; ``max_episode`` bounds an episode's length (its time limit).
+    batched over leading dims; ``max_episode`` bounds an episode's length (its time limit);
+    ``candidates`` is ``sample_indices``'.
     """
     check_choice("her_strategy", strategy, STRATEGIES)
 
     def sample(buffer: HerBuffer, key: jax.Array, her_future_prob: float | jax.Array) -> Batch:
         time, env, goal_time, relabelled = sample_indices(
-            buffer, key, batch_size, strategy, her_future_prob, max_episode
+            buffer, key, batch_size, strategy, her_future_prob, max_episode, candidates
         )
         taken = jax.tree.map(lambda x: x[time % buffer.num_rows, env], buffer.data)
         hindsight = buffer.data.next_achieved_goal[goal_time % buffer.num_rows, env]

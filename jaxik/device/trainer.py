@@ -187,6 +187,7 @@ def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[
         env.compute_reward,
         env.is_success,
         env.config.terminate_on_success,
+        config.her_candidates,
     )
 
     def sample_update(
