@@ -26,6 +26,7 @@ def test_the_shipped_configs_are_all_there():
         "paper/table1.yaml",
         "recipes/push.yaml",
         "recipes/push_gpu.yaml",
+        "recipes/push_moved.yaml",
         "recipes/reach.yaml",
         "recipes/reach_pose.yaml",
     }
