@@ -3,6 +3,7 @@ themselves are measured by running it, not asserted here)."""
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import jax
@@ -213,17 +214,19 @@ def test_a_budget_curve_counts_only_evaluations_within_the_budget():
         env_steps=[100.0, 200.0, 300.0, 400.0],
         seconds=[20.0, 40.0, 59.0, 75.0],
         success=[0.2, 0.95, 0.5, 1.0],
+        compile_seconds=107.4,
     )
     assert curve.final_success == 0.5 and curve.final_env_steps == 300.0
     assert curve.best_success == 0.95
     assert curve.first_reached(0.9) == (200.0, 40.0)
     assert curve.first_reached(0.99) is None  # 100 % came after the budget
-    late = dataclasses.replace(curve, seconds=[61.0, 62.0, 63.0, 64.0])
+    late = dataclasses.replace(curve, seconds=[61.0, 62.0, 63.0, 64.0], compile_seconds=None)
     assert late.final_success is None and late.best_success is None
     assert budget.percent(late.final_success) == "-"  # printed, not a crash
     text = budget.table([curve, late], 0.9)
     assert "| evaluation success, last evaluation in budget | 50% | - |" in text
     assert "| first at 90% (from process start) | 200 steps, 0.7 min | not reached |" in text
+    assert "| compiling (s, within the minutes) | 107 | - |" in text
 
 
 def test_a_budget_scan_gives_each_setting_its_own_median_over_seeds():
@@ -354,10 +357,15 @@ def test_the_fidelity_command_writes_every_experiment(tmp_path):
 @pytest.mark.slow
 def test_the_budget_command_stops_train_py_and_keeps_what_it_learned(tmp_path):
     """train.py under a 1-minute budget (PlanarReach, a budget it cannot finish): sent Ctrl-C,
-    it exits with its checkpoint, and the curve holds only evaluations within the minute."""
+    it exits with its checkpoint, and the curve holds only evaluations within the minute. It
+    compiled into an empty cache of its own, not the suite's (tests/conftest.py)."""
+    shared = Path(os.environ["JAXIK_CACHE_DIR"])
+    before = sorted(shared.glob("*")) if shared.is_dir() else []
     bench.main(["budget", "--minutes", "1", "--out", str(tmp_path), "env=PlanarReach",
                 "total_env_steps=100000000", "eval_every=4096"])  # fmt: skip
     (curve,) = json.loads((tmp_path / "budget.json").read_text())["results"]
+    assert (sorted(shared.glob("*")) if shared.is_dir() else []) == before
+    assert curve["compile_seconds"] > 0
     assert curve["learner"] == "jaxik" and curve["process_seconds"] > 60
     # the chunk under way when the minute ended finished, and is left out of the result
     assert curve["final_env_steps"] < curve["env_steps"][-1] < 100_000_000

@@ -131,6 +131,11 @@ def main(argv: list[str] | None = None) -> None:
     sub.choices["budget"].add_argument(
         "--minutes", default="30", help="the wall-clock budget from process start, in minutes"
     )
+    sub.choices["budget"].add_argument(
+        "--warm-cache", action="store_true",
+        help="let train.py load programs compiled by earlier runs (by default it gets an empty "
+        "cache, so its compiling counts as on a fresh machine)",
+    )  # fmt: skip
     for name in ("env", "time-to-target", "budget", "fidelity"):
         sub.choices[name].add_argument(
             "--vs-pandagym", action="store_true",
@@ -385,7 +390,9 @@ def bench_budget(args: argparse.Namespace, command: str) -> None:
     seconds = minutes * 60
     args.out.mkdir(parents=True, exist_ok=True)
     swept = tuple(plan.programs[0].float_sweep)  # one curve per setting, median over seeds
-    curves = budget.run_jaxik(cfg, args.config, args.overrides, seconds, args.out, swept)
+    curves = budget.run_jaxik(
+        cfg, args.config, args.overrides, seconds, args.out, swept, args.warm_cache
+    )
     for curve in curves:
         final = budget.percent(curve.final_success)
         print(f"{curve.learner}: {final} at the budget's end", flush=True)

@@ -5,7 +5,11 @@ and (``--vs-pandagym``) Stable-Baselines3 on panda-gym given the same minutes.
 
 jaxik: ``train.py --config ...`` in a fresh process, sent Ctrl-C once the budget has passed since
 its start (the chunk under way finishes and is checkpointed; the run folder is kept as
---out/train, its output as --out/train.log). Its curve is the evaluations of metrics.csv, each
+--out/train, its output as --out/train.log). It gets an empty cache of compiled programs
+(``$JAXIK_CACHE_DIR``, jaxik.host.executables), so its compiling counts as on a fresh machine:
+the cache's key leaves out seeds and float hyperparameters, and a run after another of the same
+shapes would otherwise load its programs and start about a hundred seconds sooner. With
+``--warm-cache`` it uses the user's cache. Its curve is the evaluations of metrics.csv, each
 placed at its seconds from process start: its ``wall_seconds`` (from the start of training) plus
 the process's start-up, taken as the process's whole time less the last row's ``wall_seconds``,
 an upper bound (it also holds the last checkpoint's save and the exit). Evaluations run inside
@@ -19,10 +23,13 @@ evaluations not counted.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,6 +52,7 @@ class Curve:
     seeds: int = 1
     process_seconds: float | None = None  # start to exit
     updates: float | None = None  # gradient updates per seed within the budget, where known
+    compile_seconds: float | None = None  # building and compiling the programs, where known
 
     def _inside(self) -> list[tuple[float, float, float]]:
         """(env steps, seconds, success) of the evaluations within the budget."""
@@ -85,31 +93,43 @@ def updates(cfg, env_steps: float) -> float:
 
 
 def run_jaxik(
-    cfg, config: Path, overrides: list[str], seconds: float, out: Path, swept: tuple[str, ...] = ()
-) -> list[Curve]:
+    cfg, config: Path, overrides: list[str], seconds: float, out: Path, swept: tuple[str, ...] = (),
+    warm_cache: bool = False,
+) -> list[Curve]:  # fmt: skip
     """``train.py`` in a fresh process, Ctrl-C after ``seconds``; its evaluations as Curves, one
     per setting of the float fields ``swept`` (``cfg``: the TrainConfig that ``config`` and
-    ``overrides`` make)."""
+    ``overrides`` make). Unless ``warm_cache``, its cache of compiled programs starts empty."""
     run_out = out / "train"
     command = [sys.executable, "train.py", "--config", str(config), "--out", str(run_out)]
     command += [*overrides]
     out.mkdir(parents=True, exist_ok=True)
     log = out / "train.log"  # a file, not a pipe: a full pipe would stall the run
-    start = time.perf_counter()
-    with open(log, "w") as output:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            process.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGINT)  # the chunk under way finishes, is checkpointed
-            process.wait()
-    process_seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(prefix="jaxik-budget-programs-") as empty:
+        environment = dict(os.environ)
+        if not warm_cache:
+            environment["JAXIK_CACHE_DIR"] = empty
+        start = time.perf_counter()
+        with open(log, "w") as output:
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
+            )
+            try:
+                process.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGINT)  # the chunk under way finishes, is saved
+                process.wait()
+        process_seconds = time.perf_counter() - start
     if process.returncode not in (0, 130, -signal.SIGINT):
         raise SystemExit(f"{' '.join(command)} failed:\n{log.read_text()[-3000:]}")
     rows = outputs.read_metrics(run_out / "metrics.csv")
     if not rows:
         raise SystemExit(f"{' '.join(command)} finished no evaluation in {seconds:.0f} s")
-    return curves_from_metrics(cfg, rows, seconds, process_seconds, swept)
+    curves = curves_from_metrics(cfg, rows, seconds, process_seconds, swept)
+    summary = run_out / "summary.json"
+    if summary.is_file():
+        compile_seconds = json.loads(summary.read_text())["compile_seconds"]
+        curves = [dataclasses.replace(c, compile_seconds=compile_seconds) for c in curves]
+    return curves
 
 
 def curves_from_metrics(
@@ -146,8 +166,6 @@ def curves_from_metrics(
 
 def run_sb3(config: Path, overrides: list[str], seconds: float) -> Curve:
     """Stable-Baselines3 in a fresh process given ``seconds`` from its start."""
-    import json
-
     command = [sys.executable, "-m", "jaxik.bench.vs_pandagym", "--budget", str(seconds)]
     command += ["--started", repr(time.time()), str(config), *overrides]
     start = time.perf_counter()
@@ -175,6 +193,9 @@ def table(curves: list[Curve], target: float) -> str:
     def steps(value):
         return "-" if value is None else f"{value:,.0f}"
 
+    def seconds(value):
+        return "-" if value is None else f"{value:.0f}"
+
     header = " | ".join(c.learner for c in curves)
     lines = [f"| | {header} |", "| --- |" + " ---: |" * len(curves)]
     rows = (
@@ -184,6 +205,7 @@ def table(curves: list[Curve], target: float) -> str:
         ("best evaluation success in the budget", lambda c: percent(c.best_success)),
         (f"first at {target:.0%} (from process start)", reached),
         ("gradient updates per seed", lambda c: steps(c.updates)),
+        ("compiling (s, within the minutes)", lambda c: seconds(c.compile_seconds)),
     )  # fmt: skip
     for name, cell in rows:
         lines.append(f"| {name} | " + " | ".join(cell(c) for c in curves) + " |")
