@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxik.host import outputs
+from jaxik.host import executables, outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,7 +107,7 @@ def run_jaxik(
     with tempfile.TemporaryDirectory(prefix="jaxik-budget-programs-") as empty:
         environment = dict(os.environ)
         if not warm_cache:
-            environment["JAXIK_CACHE_DIR"] = empty
+            environment[executables.DIR_VARIABLE] = empty
         start = time.perf_counter()
         with open(log, "w") as output:
             process = subprocess.Popen(

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from jaxik.host import outputs
+from jaxik.host import executables, outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ def measure(config: Path, out: Path, overrides: list[str]) -> list[TrainTiming]:
             result = subprocess.run(
                 command,
                 cwd=ROOT,
-                env={**os.environ, "JAXIK_CACHE_DIR": cache_dir},
+                env={**os.environ, executables.DIR_VARIABLE: cache_dir},
                 capture_output=True,
                 text=True,
             )

@@ -61,6 +61,7 @@ text for other values of every one of them."""
 ROOT = Path(__file__).resolve().parents[2]
 
 
+DIR_VARIABLE = "JAXIK_CACHE_DIR"
 LIMIT_VARIABLE = "JAXIK_CACHE_LIMIT_MB"
 DEFAULT_LIMIT_MB = 2048
 
@@ -68,7 +69,7 @@ DEFAULT_LIMIT_MB = 2048
 def cache_dir() -> Path:
     """Where compiled programs are kept between runs: $JAXIK_CACHE_DIR, or
     ~/.cache/jaxik/programs."""
-    configured = os.environ.get("JAXIK_CACHE_DIR")
+    configured = os.environ.get(DIR_VARIABLE)
     return Path(configured) if configured else Path.home() / ".cache" / "jaxik" / "programs"
 
 
