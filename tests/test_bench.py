@@ -220,6 +220,10 @@ def test_a_budget_curve_counts_only_evaluations_within_the_budget():
     assert curve.best_success == 0.95
     assert curve.first_reached(0.9) == (200.0, 40.0)
     assert curve.first_reached(0.99) is None  # 100 % came after the budget
+    # 90 of 100 episodes, as the device's float32 rate reads back from metrics.csv
+    as_read = dataclasses.replace(curve, success=[0.2, float(np.float32(0.9)), 0.5, 1.0])
+    assert as_read.first_reached(0.9) == (200.0, 40.0)
+    assert as_read.first_reached(0.91) is None  # and 90 % is not 91 %
     late = dataclasses.replace(curve, seconds=[61.0, 62.0, 63.0, 64.0], compile_seconds=None)
     assert late.final_success is None and late.best_success is None
     assert budget.percent(late.final_success) == "-"  # printed, not a crash

@@ -76,6 +76,16 @@ def test_statistics():
     assert statistics.bootstrap_ci([0.5] * 4) == (0.5, 0.5)
 
 
+def test_a_success_rate_of_k_in_n_episodes_reaches_k_over_n():
+    """The device's float32 rates: 90 of 100 and 95 of 100 reach 90 % and 95 %, read back as
+    float64 or not; one episode fewer does not."""
+    for k, n in ((90, 100), (95, 100), (7, 8)):
+        rate = np.mean(np.arange(n) < k, dtype=np.float32)
+        assert statistics.reached(rate, k / n) and statistics.reached(float(rate), k / n)
+        fewer = np.mean(np.arange(n) < k - 1, dtype=np.float32)
+        assert not statistics.reached(float(fewer), k / n)
+
+
 def test_a_run_inside_a_vmapped_scan_equals_it_trained_alone():
     """Seeds 0 and 1 at one learning rate and seed 0 at another, in one vmapped program, against
     each trained by itself: unbatched, its hyperparameters given as the host loop gives a

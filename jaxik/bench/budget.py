@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxik.host import executables, outputs
+from jaxik.host import executables, outputs, statistics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +78,7 @@ class Curve:
     def first_reached(self, target: float) -> tuple[float, float] | None:
         """(env steps, seconds from process start) of the first evaluation at ``target``."""
         for steps, seconds, success in self._inside():
-            if success >= target:
+            if statistics.reached(success, target):
                 return steps, seconds
         return None
 

@@ -59,7 +59,7 @@ class Recorder:
         steps = float(np.asarray(metrics["env_steps"])[0])
         target = self.program.config.success_target
         for i, value in enumerate(success):
-            if self.record.solved_at[i] is None and value >= target:
+            if self.record.solved_at[i] is None and statistics.reached(value, target):
                 self.record.solved_at[i] = {
                     "env_steps": steps,
                     "wall_seconds": self.record.wall_seconds,

@@ -49,3 +49,11 @@ def summarize(values: Sequence[float]) -> dict[str, float]:
         "ci95_high": high,
         "n": len(x),
     }
+
+
+def reached(success: float, target: float) -> bool:
+    """Whether an evaluation success rate reaches ``target``, compared in float32, the precision
+    the device computes rates in: 90 of 100 episodes is float32(0.9) = 0.89999998, which a
+    comparison with the float64 0.9 (a rate read back from metrics.csv, say) would count as short
+    of 90 %."""
+    return bool(np.float32(success) >= np.float32(target))
