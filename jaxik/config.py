@@ -141,6 +141,11 @@ class TrainConfig:
     """Discount factor."""
     tau: float = hyperparameter(0.05, check=number(0.0, 1.0, low_open=True))
     """Soft target update rate: target <- tau * online + (1 - tau) * target."""
+    clip_target: bool = setting(False, check=check_bool)
+    """Clip the critics' TD target to [-1/(1-gamma), 0], the range of a discounted return of
+    rewards in [-1, 0]: the sparse rewards (OpenAI Baselines' HER: clip_return). A dense reward
+    can fall below -1 (the pose task's angle term), which the clip would bias. For SAC the
+    entropy bonus is inside the clipped target. Static: a sweep compiles one program per value."""
     normalize_observations: bool = setting(True, check=check_bool)
     """Standardise observations and goals with running statistics."""
     observation_clip: float = setting(5.0, check=check_positive)

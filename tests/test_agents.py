@@ -27,6 +27,16 @@ def test_td_target_bootstraps_unless_terminated():
     np.testing.assert_allclose(target, [-1.0 - 4.5, -1.0, 0.0])
 
 
+def test_clipped_td_target_stays_in_the_range_of_returns_of_rewards_in_minus_one_to_zero():
+    """gamma 0.9: returns of rewards in [-1, 0] lie in [-10, 0]; targets outside are clipped."""
+    reward, terminated = jnp.asarray([0.0, -1.0, -1.0, 0.0]), jnp.zeros(4)
+    next_value = jnp.asarray([5.0, -100.0, -3.0, 0.0])
+    clipped = td_target(reward, terminated, 0.9, next_value, clip=True)
+    np.testing.assert_allclose(clipped, [0.0, -10.0, -3.7, 0.0], rtol=1e-6)
+    unclipped = td_target(reward, terminated, 0.9, next_value)
+    np.testing.assert_allclose(unclipped, [4.5, -91.0, -3.7, 0.0], rtol=1e-6)
+
+
 def test_soft_update_moves_tau_of_the_way():
     target = soft_update({"w": jnp.zeros(3)}, {"w": jnp.ones(3)}, 0.25)
     np.testing.assert_allclose(target["w"], 0.25)
@@ -174,6 +184,27 @@ def test_max_grad_norm_clips_the_gradients_before_adam():
     inside = run_optimizer(1.0, hp, raw, params)
     np.testing.assert_allclose(inside["w"], run_optimizer(0.0, hp, clipped, params)["w"], rtol=1e-5)
     assert not np.allclose(inside["w"], run_optimizer(0.0, hp, raw, params)["w"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
+def test_clip_target_reaches_the_critic_loss(algo):
+    """With clip_target, a reward of +5 (above any return of rewards in [-1, 0]) makes every
+    target 0: the critic loss equals that of a batch whose targets are 0 because each
+    transition ended with reward 0. Without it the two losses differ."""
+    loss = {}
+    for clip in (False, True):
+        cfg = config.TrainConfig(algo=algo, clip_target=clip)
+        agent, hp = agents.make(cfg, IN_DIM, ACTION_SIZE), hyperparams.from_config(cfg)
+        state = agent.init(jax.random.key(0), hp)
+        batch = random_update(jax.random.key(1), 0.0)
+        for name, changed in (("above", batch.replace(reward=jnp.full((BATCH,), 5.0))),
+                              ("zero", batch.replace(reward=jnp.zeros((BATCH,)),
+                                                     terminated=jnp.ones((BATCH,))))):  # fmt: skip
+            metrics = agent.update(state, changed, jax.random.key(2), hp)[1]
+            loss[clip, name] = float(metrics["critic_loss"])
+    assert np.isclose(loss[True, "above"], loss[True, "zero"], rtol=1e-6)
+    assert not np.isclose(loss[False, "above"], loss[False, "zero"], rtol=1e-2)
+    assert np.isclose(loss[False, "zero"], loss[True, "zero"], rtol=1e-6)  # in range: kept
 
 
 @pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])

@@ -51,11 +51,19 @@ class Update:
 
 
 def td_target(
-    reward: jax.Array, terminated: jax.Array, gamma: float | jax.Array, next_value: jax.Array
+    reward: jax.Array,
+    terminated: jax.Array,
+    gamma: float | jax.Array,
+    next_value: jax.Array,
+    clip: bool = False,
 ) -> jax.Array:
     """r + gamma * V(s') unless the episode terminated; [batch] each. A transition cut by the
-    time limit is not terminated, so it bootstraps."""
-    return jax.lax.stop_gradient(reward + gamma * (1.0 - terminated) * next_value)
+    time limit is not terminated, so it bootstraps. With ``clip`` (static) the target is clipped
+    to [-1/(1-gamma), 0], where every discounted return of rewards in [-1, 0] lies."""
+    target = reward + gamma * (1.0 - terminated) * next_value
+    if clip:
+        target = jnp.clip(target, -1.0 / (1.0 - gamma), 0.0)
+    return jax.lax.stop_gradient(target)
 
 
 def soft_update(target: Any, online: Any, tau: float | jax.Array) -> Any:

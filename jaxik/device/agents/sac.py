@@ -35,7 +35,8 @@ class SacState:
 
 
 def make(config, in_dim: int, action_size: int) -> Agent:
-    """``config`` supplies hidden_sizes; the float settings come as ``hp``."""
+    """``config`` supplies hidden_sizes, max_grad_norm and clip_target; the float settings come
+    as ``hp``."""
     actor = GaussianActor(config.hidden_sizes, action_size)
     critic = Critic(config.hidden_sizes)
     optimizer = common.make_optimizer(config.max_grad_norm)
@@ -77,7 +78,9 @@ def make(config, in_dim: int, action_size: int) -> Agent:
         )
         next_q = apply_critics(critic, state.target_critic_params, batch.next_x, next_action)
         next_value = next_q.min(axis=0) - alpha * next_log_prob
-        target = common.td_target(batch.reward, batch.terminated, hp.gamma, next_value)
+        target = common.td_target(
+            batch.reward, batch.terminated, hp.gamma, next_value, config.clip_target
+        )
         q = apply_critics(critic, critic_params, batch.x, batch.action)
         return common.mean_squared_error(q, target), q.mean()
 

@@ -35,8 +35,9 @@ def make_deterministic(
     policy_delay: int,
     smoothing: bool,
 ) -> Agent:
-    """The DDPG / TD3 family; ``config`` supplies hidden_sizes and exploration_noise. With
-    ``smoothing`` the target action gets clipped noise (hp.target_noise, hp.target_noise_clip)."""
+    """The DDPG / TD3 family; ``config`` supplies hidden_sizes, exploration_noise, max_grad_norm
+    and clip_target. With ``smoothing`` the target action gets clipped noise (hp.target_noise,
+    hp.target_noise_clip)."""
     actor = DeterministicActor(config.hidden_sizes, action_size)
     critic = Critic(config.hidden_sizes)
     optimizer = common.make_optimizer(config.max_grad_norm)
@@ -84,7 +85,9 @@ def make_deterministic(
             noise = jnp.clip(noise, -hp.target_noise_clip, hp.target_noise_clip)
             next_action = jnp.clip(next_action + noise, -1.0, 1.0)
         next_q = apply_critics(critic, state.target_critic_params, batch.next_x, next_action)
-        target = common.td_target(batch.reward, batch.terminated, hp.gamma, next_q.min(axis=0))
+        target = common.td_target(
+            batch.reward, batch.terminated, hp.gamma, next_q.min(axis=0), config.clip_target
+        )
         q = apply_critics(critic, critic_params, batch.x, batch.action)
         return common.mean_squared_error(q, target), q.mean()
 
