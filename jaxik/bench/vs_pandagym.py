@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from jaxik.config import TrainConfig
+from jaxik.host import statistics
 
 PACKAGES = ("panda_gym", "pybullet", "stable_baselines3", "torch")
 
@@ -167,7 +168,7 @@ def time_to_target(cfg: TrainConfig, eval_every: int = 1_000) -> Sb3Timing:
         train_seconds += time.perf_counter() - start
         steps += eval_every
         success = evaluate()
-        if success >= cfg.success_target:
+        if statistics.reached(success, cfg.success_target):
             return Sb3Timing(cfg.algo, True, steps, train_seconds, success)
     return Sb3Timing(cfg.algo, False, steps, train_seconds, success)
 
