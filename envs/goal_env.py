@@ -45,6 +45,11 @@ class GoalEnv(Env):
         distance = reward_lib.goal_distance(achieved_goal, desired_goal)
         return {"distance": distance.astype(jnp.float32)}
 
+    def evaluation_env(self) -> GoalEnv:
+        """The environment a policy is judged on: this one, unless training starts episodes
+        where the task itself does not (envs/panda_manipulation.py, ``grasped_start``)."""
+        return self
+
     @property
     def observation_size(self) -> dict[str, tuple[int, ...]]:
         """Shapes of the observation dict, read off ``reset`` with ``jax.eval_shape``."""

@@ -77,6 +77,8 @@ finger sink into what it squeezes in proportion to its motor's force: 170 N pres
 friction 0.5 give 30 N against its 9.8 N weight)."""
 FINGER_TRAVEL = 0.04
 """Each finger's range (m): 0 closed (the fingers touch), 0.04 open; the width is the sum."""
+GRASP_DEPTH = 0.01
+"""A grasp holds the cube with the ee (the fingertips) this far below its centre."""
 FINGER_ARMATURE = 1.0
 """Added mass (kg) of each finger's slide joint, for its motor and gears: a finger accelerates
 at 30 m/s^2 at most (full open in about 50 ms, as panda-gym's fingers open within a 40 ms

@@ -5,7 +5,8 @@ targets as in the reach task (envs/arm_control.py); panda-gym's velocity servos 
 joint torques (envs/velocity_motor.py); the scene adds the object and the contacts
 (envs/manipulation_scene.py). A task is data (``TaskSpec``): its objects, where they start, where
 goals fall, the table's length. Today: ``push`` and ``slide`` (panda-gym's PandaPush-v3 and
-PandaSlide-v3, both with the gripper closed).
+PandaSlide-v3, both with the gripper closed) and ``pick_and_place`` (PandaPickAndPlace-v3, the
+fingers actuated).
 
 Observation (panda-gym's layout, float32): ee position 3, ee linear velocity 3, then per object
 position 3, rotation 3 (Euler angles x-y-z, as PyBullet's ``getEulerFromQuaternion``), linear
@@ -134,6 +135,13 @@ class PandaManipulationConfig:
     finger_step: float = check.setting(0.2, check=check.check_positive)
     """Metres of finger-width target change per unit of the last action (tasks with the
     gripper: panda-gym's 0.2, so |action| > 0.4 asks for fully open or closed at once)."""
+    grasped_start: float = check.setting(0.0, check=check.number(0.0, 1.0))
+    """The chance that an episode starts with the object already held (tasks with the gripper):
+    the arm at its neutral pose, the object between the fingers, which touch it, the ee
+    ``GRASP_DEPTH`` below its centre. An aid to exploration for training (the HER paper started
+    half of its pick-and-place training episodes from a grasp); an episode starting so still
+    needs the fingers squeezed at once, or the object drops. Evaluation runs on
+    ``evaluation_env()``, which starts every episode as panda-gym does."""
     ik_iterations: int = check.setting(2, check=check.check_positive_int)
     """Damped-least-squares iterations per control step (ee control)."""
     ik_damping: float = check.setting(0.05, check=check.check_positive)
@@ -149,6 +157,12 @@ class PandaManipulationConfig:
             raise ValueError(
                 f"contact_impedance={self.contact_impedance!r} must be (dmin, dmax) with "
                 "0 < dmin <= dmax < 1"
+            )
+        if self.grasped_start and not TASKS[self.task].gripper:
+            with_gripper = [name for name, task in TASKS.items() if task.gripper]
+            raise ValueError(
+                f"grasped_start={self.grasped_start!r} needs a task with the gripper "
+                f"({with_gripper}); task={self.task!r} keeps it closed: set grasped_start=0"
             )
 
     @property
@@ -212,6 +226,14 @@ class PandaManipulation(GoalEnv):
         rest = mjx.put_data(self.mj_model, panda_model.neutral_data(self.mj_model))
         self.dynamics = ArmDynamics(self.mj_model, self.model, rest)
         self._rest = self.dynamics.state(rest)
+        self._grasped = self._grasp_at_rest() if self.fingers else None
+
+    def evaluation_env(self) -> PandaManipulation:
+        """The task as panda-gym defines it, for judging a policy: this environment, or, where
+        episodes may start with the object held (``grasped_start``), one where none does."""
+        if not self.config.grasped_start:
+            return self
+        return PandaManipulation(dataclasses.replace(self.config, grasped_start=0.0), self.name)
 
     @property
     def action_size(self) -> int:
@@ -239,7 +261,20 @@ class PandaManipulation(GoalEnv):
         return jnp.concatenate([xy.at[0].add(self.task.goal_x), z])
 
     def sample_start(self, key: jax.Array) -> ArmState:
-        """The arm at its neutral pose and the objects at rest, upright, on the table."""
+        """The arm at its neutral pose and the objects at rest, upright, on the table; with
+        probability ``grasped_start``, the first object held instead (``_grasp_at_rest``)."""
+        if self.config.grasped_start:
+            key, grasp_key = jax.random.split(key)
+            free = self._place_objects(key)
+            held = jax.random.uniform(grasp_key) < self.config.grasped_start
+            qpos = free.qpos.at[: self.object_index + 7].set(
+                self._grasped.qpos[: self.object_index + 7]
+            )
+            return free.replace(qpos=jnp.where(held, qpos, free.qpos))
+        return self._place_objects(key)
+
+    def _place_objects(self, key: jax.Array) -> ArmState:
+        """The arm at its neutral pose, each object at rest, upright, at a uniform xy."""
         half = self.task.object_xy_range / 2
         qpos = self._rest.qpos
         for i, (obj, obj_key) in enumerate(
@@ -249,6 +284,21 @@ class PandaManipulation(GoalEnv):
             start = self.object_index + 7 * i
             pose = jnp.concatenate([xy, jnp.array([obj.half_height, 1.0, 0.0, 0.0, 0.0])])
             qpos = qpos.at[start : start + 7].set(pose)
+        return self._rest.replace(qpos=qpos)
+
+    def _grasp_at_rest(self) -> ArmState:
+        """The arm at its neutral pose, the fingers apart by the first object's width, the
+        object between them, turned with the hand, its centre ``GRASP_DEPTH`` above the ee,
+        all at rest."""
+        obj = self.task.objects[0]
+        ee, rotation = self.ee_frame(self._rest)
+        yaw = jnp.arctan2(rotation[1, 0], rotation[0, 0])
+        quat = jnp.array([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)])
+        centre = ee + jnp.array([0.0, 0.0, manipulation_scene.GRASP_DEPTH])
+        qpos = self._rest.qpos.at[ARM_DOF : self.object_index].set(obj.size[1])
+        qpos = qpos.at[self.object_index : self.object_index + 7].set(
+            jnp.concatenate([centre, quat])
+        )
         return self._rest.replace(qpos=qpos)
 
     def state_at(self, arm_qpos: jax.Array, object_position: jax.Array, goal: jax.Array) -> State:

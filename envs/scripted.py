@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from envs.manipulation_scene import CUBE, PUCK
+from envs.manipulation_scene import CUBE, GRASP_DEPTH, PUCK
 
 CUBE_HALF = CUBE.size[0]  # half the cube's edge
 PUCK_RADIUS = PUCK.size[0]
@@ -105,7 +105,6 @@ def wave(ee_position: jax.Array, uniform: jax.Array) -> jax.Array:
     return jnp.clip((point - ee_position) / EE_STEP, -1.0, 1.0)
 
 
-GRASP_DEPTH = 0.01  # the ee (fingertips) this far below the cube's centre grasps it
 HOVER = 0.06  # ee height above the cube's centre from which the gripper descends onto it
 
 

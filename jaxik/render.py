@@ -32,7 +32,7 @@ def rollout_frames(
     import envs
     from envs.render import FrameRenderer
 
-    env = envs.make(policy.env, **policy.env_config)
+    env = envs.make(policy.env, **policy.env_config).evaluation_env()
     reset, step = jax.jit(env.reset), jax.jit(env.step)
     renderer = FrameRenderer(env, *size)
     hold = max(1, round(HOLD_SECONDS / env.dt))

@@ -4,8 +4,11 @@ controller succeeds on panda-gym's own PandaPickAndPlace-v3: ``python -m jaxik.b
 
 One compiled rollout serves the physics checks: half the environments pick and place with the
 scripted controller, the other half wave the arm high above the cube, opening and closing the
-fingers at random.
+fingers at random; a few more start with the cube already held (``grasped_start``) and run the
+scripted controller from there.
 """
+
+import dataclasses
 
 import batched
 import jax
@@ -21,6 +24,7 @@ HALF_RANGE = 0.15  # panda-gym's 0.3 m squares for the cube's start and the goal
 CUBE_HALF = 0.02
 LIFT = 0.2  # a lifted goal is up to this far above the table-top goal height
 EPISODES = 32  # per half of the rollout
+HELD = 8  # episodes that start with the cube held, after the two halves
 STEPS = 50
 WIDTH = 6  # the finger width's place in the observation
 CUBE = slice(7, 10)  # the cube's position in the observation
@@ -34,9 +38,15 @@ def pick():
 @pytest.fixture(scope="module")
 def lowered(pick):
     """The rollout's program, lowered, and its arguments: the first ``EPISODES`` environments
-    run the scripted controller, the rest wave the arm above the table."""
+    run the scripted controller, the next ``EPISODES`` wave the arm above the table, the last
+    ``HELD`` start with the cube held and run the scripted controller."""
+    held = envs.make("PandaPickAndPlace", grasped_start=1.0)
 
-    def step(state, key, scripted_pick):
+    def start(key, kind):
+        return jax.lax.cond(kind == 2, held.reset, pick.reset, key)
+
+    def step(state, key, kind):
+        scripted_pick = kind != 1
         obs = state.obs
         uniform = jax.random.uniform(key, (4,), minval=-1.0, maxval=1.0)
         fingers = uniform[3:]  # open or close, at random
@@ -48,18 +58,24 @@ def lowered(pick):
         after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
         return after, (after.metrics["success"], after.obs["observation"])
 
-    keys = jax.random.split(jax.random.key(0), 2 * EPISODES)
-    kinds = jnp.arange(2 * EPISODES) < EPISODES
-    return batched.rollout(lambda key, _: pick.reset(key), step, keys, kinds, STEPS)
+    keys = jax.random.split(jax.random.key(0), 2 * EPISODES + HELD)
+    kinds = jnp.repeat(jnp.arange(3), jnp.array([EPISODES, EPISODES, HELD]))
+    return batched.rollout(start, step, keys, kinds, STEPS)
 
 
 @pytest.fixture(scope="module")
 def rollout(lowered):
-    """Per environment and step: success [2 * EPISODES, STEPS], the observation
-    [2 * EPISODES, STEPS, 19], and per environment the goal [2 * EPISODES, 3]."""
+    """Per environment and step: success [N, STEPS], the observation [N, STEPS, 19], and per
+    environment the goal [N, 3] and the first observation [N, 19] (N = 2 * EPISODES + HELD)."""
     program, args = lowered
     start, (success, observation) = program.compile()(*args)
-    return np.asarray(success), np.asarray(observation), np.asarray(start.obs["desired_goal"])
+    first = start.obs
+    return (
+        np.asarray(success),
+        np.asarray(observation),
+        np.asarray(first["desired_goal"]),
+        np.asarray(first["observation"]),
+    )
 
 
 def test_no_lapack_call_in_the_batched_rollout(lowered):
@@ -93,7 +109,7 @@ def test_spaces_and_start_are_panda_gyms(pick):
 
 
 def test_the_scripted_controller_picks_and_places_the_cube(rollout):
-    success, observation, goal = rollout
+    success, observation, goal, _ = rollout
     reached = success[:EPISODES].max(axis=1)
     # panda-gym's PandaPickAndPlace-v3 with the same controller: 1.00 over 128 episodes
     # (python -m jaxik.bench fidelity); the two simulations should agree within 10 points
@@ -108,8 +124,8 @@ def test_the_scripted_controller_picks_and_places_the_cube(rollout):
 
 
 def test_fingers_open_and_close_and_an_untouched_cube_stays_put(rollout):
-    _, observation, _ = rollout
-    waving = observation[EPISODES:]
+    _, observation, _, _ = rollout
+    waving = observation[EPISODES : 2 * EPISODES]
     assert waving[:, :, 2].min() > 0.1  # the gripper stayed high above the cube
     width = waving[:, :, WIDTH]
     travel = 2 * manipulation_scene.FINGER_TRAVEL
@@ -130,3 +146,43 @@ def test_the_finger_action_sets_the_width_target_as_panda_gym_does(pick):
     for action, expected in ((0.1, 0.02), (-0.05, 0.005), (1.0, 0.04), (-1.0, 0.0)):
         targets = pick.finger_targets(opened, jnp.array([0.0, 0.0, 0.0, action]))
         np.testing.assert_allclose(targets, [expected, expected], atol=1e-7)
+
+
+def test_a_grasped_start_holds_the_cube_and_the_controller_carries_it(rollout):
+    """grasped_start=1: the arm at rest, the fingers touching the cube's sides, the ee
+    GRASP_DEPTH below its centre; the scripted controller squeezes at once and carries the cube
+    to every goal without setting it down first."""
+    success, observation, goal, first = rollout
+    held = slice(2 * EPISODES, None)
+    rest = envs.make("PandaPickAndPlace").reset(jax.random.key(0)).obs["observation"]
+    np.testing.assert_allclose(first[held, :3], np.broadcast_to(rest[:3], (HELD, 3)), atol=1e-6)
+    np.testing.assert_allclose(first[held, WIDTH], 2 * CUBE_HALF, atol=1e-6)
+    np.testing.assert_allclose(
+        first[held, CUBE] - first[held, :3],
+        [[0.0, 0.0, manipulation_scene.GRASP_DEPTH]] * HELD,
+        atol=1e-6,
+    )
+    assert np.abs(first[held, 3:6]).max() == 0.0 and np.abs(first[held, 13:19]).max() == 0.0
+    assert success[held].max(axis=1).all()
+    carried = observation[held, :, CUBE][..., 2]
+    # never set down on the way: no lower than the goal, less the centimetres it slips
+    lowest = np.minimum(goal[held, 2], first[held, CUBE][:, 2])
+    assert (carried.min(axis=1) > lowest - 0.02).all(), carried.min(axis=1) - lowest
+
+
+def test_grasped_start_draws_held_starts_and_is_judged_without_them(pick):
+    half = envs.make("PandaPickAndPlace", grasped_start=0.5)
+    obs = jax.jit(jax.vmap(half.reset))(jax.random.split(jax.random.key(2), 2000)).obs
+    cube = np.asarray(obs["observation"][:, CUBE])
+    held = cube[:, 2] > 0.1
+    assert 0.45 < held.mean() < 0.55, held.mean()
+    np.testing.assert_allclose(cube[~held, 2], CUBE_HALF, atol=1e-6)  # the others: panda-gym's
+    judged = half.evaluation_env()
+    assert judged.config == dataclasses.replace(half.config, grasped_start=0.0)
+    assert pick.evaluation_env() is pick
+    for name, value, allowed in (
+        ("PandaPush", 0.5, "needs a task with the gripper"),
+        ("PandaPickAndPlace", 1.5, r"\[0.0, 1.0\]"),
+    ):
+        with pytest.raises(ValueError, match=rf"grasped_start={value}.*{allowed}"):
+            envs.make(name, grasped_start=value)

@@ -131,7 +131,8 @@ def make_stages(config: TrainConfig) -> Stages:
 
 
 def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[Trainer, Stages]:
-    env = envs.TraceOnce(envs.make(config.env, **config.env_config))
+    task = envs.make(config.env, **config.env_config)
+    env = envs.TraceOnce(task)
     train_env = envs.AutoResetWrapper(env)
     obs_shapes = env.observation_size
     obs_dim, goal_dim = obs_shapes["observation"][0], obs_shapes["desired_goal"][0]
@@ -147,7 +148,11 @@ def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[
         agent_state, normalizer = params
         return greedy_action(config, agent, agent_state, normalizer, obs)
 
-    evaluate_policy = evaluation_lib.make_evaluate(env, config.num_eval_envs, greedy_policy)
+    judged = task.evaluation_env()
+    evaluation_env = env if judged is task else envs.TraceOnce(judged)
+    evaluate_policy = evaluation_lib.make_evaluate(
+        evaluation_env, config.num_eval_envs, greedy_policy
+    )
 
     def transitions(obs: dict, action: jax.Array, stepped: State) -> her.Transitions:
         """What the buffer keeps of a step from ``obs`` with ``action`` to ``stepped`` (the
