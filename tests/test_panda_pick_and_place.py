@@ -186,3 +186,22 @@ def test_grasped_start_draws_held_starts_and_is_judged_without_them(pick):
     ):
         with pytest.raises(ValueError, match=rf"grasped_start={value}.*{allowed}"):
             envs.make(name, grasped_start=value)
+
+
+def test_the_trainer_judges_policies_without_held_starts(monkeypatch):
+    """Training steps grasped_start's environment; evaluation runs on its evaluation_env()."""
+    from jaxik import config
+    from jaxik.device import evaluation, trainer
+
+    judged = []
+    make_evaluate = evaluation.make_evaluate
+
+    def spy(env, *args):
+        judged.append(env.unwrapped)
+        return make_evaluate(env, *args)
+
+    monkeypatch.setattr(evaluation, "make_evaluate", spy)
+    overrides = {"env": "PandaPickAndPlace", "env_config": {"grasped_start": 0.5}}
+    trainer.make_trainer(config.load(None, overrides))
+    (env,) = judged
+    assert env.config.task == "pick_and_place" and env.config.grasped_start == 0.0
