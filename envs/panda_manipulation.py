@@ -226,7 +226,7 @@ class PandaManipulation(GoalEnv):
         rest = mjx.put_data(self.mj_model, panda_model.neutral_data(self.mj_model))
         self.dynamics = ArmDynamics(self.mj_model, self.model, rest)
         self._rest = self.dynamics.state(rest)
-        self._grasped = self._grasp_at_rest() if self.fingers else None
+        self._grasped = self._grasp_at_rest() if config.grasped_start else None
 
     def evaluation_env(self) -> PandaManipulation:
         """The task as panda-gym defines it, for judging a policy: this environment, or, where
