@@ -22,7 +22,7 @@ import dataclasses
 import mujoco
 import numpy as np
 
-from envs import panda_model
+from envs import native_library, panda_model, velocity_motor
 
 FRICTION_CONES = {
     "pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL,
@@ -86,6 +86,58 @@ control step), and strikes the cube slowly enough for the soft contacts to stop 
 
 
 @dataclasses.dataclass(frozen=True)
+class Inertial:
+    """A body's mass (kg), centre of mass [3] (m) and principal moments [3] (kg m^2) about axes
+    through it parallel to the body's frame."""
+
+    mass: float
+    centre: tuple[float, float, float]
+    moments: tuple[float, float, float]
+
+
+PANDA_GYM_LINKS = {
+    "link1": Inertial(2.7, (0.0, -0.04, -0.05), (0.022971, 0.017769, 0.011484)),
+    "link2": Inertial(2.73, (0.0, -0.04, 0.06), (0.023491, 0.011613, 0.018228)),
+    "link3": Inertial(2.04, (0.01, 0.01, -0.05), (0.01092, 0.012581, 0.011968)),
+    "link4": Inertial(2.08, (-0.03, 0.03, 0.02), (0.011335, 0.012249, 0.013057)),
+    "link5": Inertial(3.0, (0.0, 0.04, -0.12), (0.035676, 0.029848, 0.012802)),
+    "link6": Inertial(1.3, (0.04, 0.0, 0.0), (0.003428, 0.005117, 0.005988)),
+    "link7": Inertial(0.2, (0.0, 0.0, 0.08), (0.000362, 0.000362, 0.000592)),
+    "hand": Inertial(0.81, (0.0, 0.0, 0.04), (0.003719, 0.001016, 0.003388)),
+}
+"""panda-gym's arm as PyBullet simulates it, read with ``getDynamicsInfo`` from panda-gym 3.0.7's
+PandaPush-v3 (PyBullet 3.2): the URDF's masses, and inertias that PyBullet computes from the
+collision meshes (panda-gym loads the URDF without ``URDF_USE_INERTIA_FROM_FILE``), in each link's
+frame (envs/assets/panda.xml's bodies have the URDF's link frames). The arm's response to an
+action depends on them wherever a motor reaches its torque limit; the reach task keeps
+envs/assets/panda.xml's own (tuned to the measured responses, with gravity compensated)."""
+PANDA_GYM_FINGER = Inertial(0.1, (0.0, 0.01, 0.0784), (0.000042, 0.000039, 0.000017))
+"""The left finger in the hand's frame, closed (the right one mirrored in y): PyBullet's
+0.1 kg, 0.02 m above its joint, which is 0.0584 m along the hand's axis."""
+PANDA_GYM_TORQUE_LIMITS = (87.0, 87.0, 87.0, 87.0, 12.0, 120.0, 120.0)
+"""panda-gym's motor force limits (N m) on the arm's joints (``Panda.joint_forces``)."""
+
+
+def combined(parts: list[Inertial]) -> Inertial:
+    """One rigid body made of ``parts`` (each with principal axes parallel to the body's)."""
+    mass = sum(part.mass for part in parts)
+    centre = sum(part.mass * np.asarray(part.centre) for part in parts) / mass
+    moments = np.zeros(3)
+    for part in parts:
+        offset = np.asarray(part.centre) - centre
+        moments += np.asarray(part.moments) + part.mass * (offset @ offset - offset**2)
+    return Inertial(mass, tuple(centre), tuple(moments))
+
+
+def _set_inertial(body, inertial: Inertial) -> None:
+    body.explicitinertial = True
+    body.mass = inertial.mass
+    body.ipos = list(inertial.centre)
+    body.iquat = [1.0, 0.0, 0.0, 0.0]
+    body.inertia = list(inertial.moments)
+
+
+@dataclasses.dataclass(frozen=True)
 class ContactSettings:
     """How the constraint solver treats the scene's contacts."""
 
@@ -103,6 +155,7 @@ def build(
     contact: ContactSettings,
     backend: str = "auto",
     gripper: bool = False,
+    servo_plugin: bool = False,
 ) -> mujoco.MjModel:
     """The Panda scene with ``objects`` (each with a free joint after the arm's 7 hinges, so
     qpos = [arm 7, then per object position 3 and quaternion (w, x, y, z) 4] and qvel = [arm 7,
@@ -111,7 +164,11 @@ def build(
 
     With ``gripper`` the two fingers are bodies on slide joints (``FINGER_NAMES``, after the
     arm's hinges in qpos and qvel, each 0 closed to ``FINGER_TRAVEL`` open) driven by force
-    motors (actuators 8 and 9); without, they are one welded box."""
+    motors (actuators 8 and 9); without, they are one welded box.
+
+    The motors take torques (forces) from envs/velocity_motor.py, computed in JAX for MJX; with
+    ``servo_plugin`` they are that law's C plugin (envs/native_library.py) and take the servo
+    targets, for MuJoCo's C engine."""
     spec = mujoco.MjSpec.from_file(str(panda_model.MODEL_PATH))
     choice = panda_model.physics_choice(backend)
     spec.option.timestep = timestep
@@ -129,11 +186,18 @@ def build(
 
     for joint in spec.joints:
         joint.damping = np.zeros_like(joint.damping)
+    for joint, limit in zip(panda_model.ARM_JOINTS, PANDA_GYM_TORQUE_LIMITS, strict=True):
+        spec.joint(joint).actfrcrange = [-limit, limit]
+    for name, inertial in PANDA_GYM_LINKS.items():
+        _set_inertial(spec.body(name), inertial)
+    rate = velocity_motor.servo_rate(timestep)
     for actuator in spec.actuators:  # force = ctrl, within the joint's torque limit
         limit = spec.joint(actuator.target).actfrcrange[1]
         actuator.gainprm[0] = 1.0
         actuator.biasprm[:3] = 0.0
         actuator.ctrlrange = [-limit, limit]
+        if servo_plugin:
+            native_library.attach_servo(spec, actuator, "arm", rate, limit)
 
     drawn = spec.geom("table")
     drawn.pos[0], drawn.size[0] = sum(table_x) / 2, (table_x[1] - table_x[0]) / 2
@@ -149,8 +213,12 @@ def build(
         if geom.name in ("left_finger", "right_finger"):
             spec.delete(geom)
     if gripper:
-        fingers = _add_fingers(spec, hand)
+        fingers = _add_fingers(spec, hand, servo_plugin, rate)
     else:
+        right = dataclasses.replace(
+            PANDA_GYM_FINGER, centre=(0.0, -PANDA_GYM_FINGER.centre[1], PANDA_GYM_FINGER.centre[2])
+        )
+        _set_inertial(hand, combined([PANDA_GYM_LINKS["hand"], PANDA_GYM_FINGER, right]))
         hand.add_geom(
             name="fingers",
             type=mujoco.mjtGeom.mjGEOM_BOX,
@@ -201,10 +269,10 @@ def build(
     return model
 
 
-def _add_fingers(spec: mujoco.MjSpec, hand) -> tuple[str, str]:
+def _add_fingers(spec: mujoco.MjSpec, hand, servo_plugin: bool, rate: float) -> tuple[str, str]:
     """Two fingers on slide joints in ``hand``, each where envs/assets/panda.xml welds it when
-    closed, moving apart along the hand's y axis, with a force motor each (``FINGER_FORCE``).
-    Returns the finger geoms' names."""
+    closed, moving apart along the hand's y axis, with a force motor each (``FINGER_FORCE``;
+    with ``servo_plugin``, a velocity servo of its own). Returns the finger geoms' names."""
     half_x, both_y, half_z = CLOSED_FINGERS["size"]
     half_y = both_y / 2  # each finger is half the closed pair
     for name, side in zip(FINGER_NAMES, (1.0, -1.0), strict=True):
@@ -221,10 +289,15 @@ def _add_fingers(spec: mujoco.MjSpec, hand) -> tuple[str, str]:
             type=mujoco.mjtGeom.mjGEOM_BOX,
             pos=[0.0, side * half_y, CLOSED_FINGERS["pos"][2]],
             size=[half_x, half_y, half_z],
-            mass=CLOSED_FINGERS["mass"] / 2,
+        )
+        centre = PANDA_GYM_FINGER.centre
+        _set_inertial(
+            body, dataclasses.replace(PANDA_GYM_FINGER, centre=(0.0, side * centre[1], centre[2]))
         )
         actuator = spec.add_actuator(name=name, target=name)
         actuator.trntype = mujoco.mjtTrn.mjTRN_JOINT
         actuator.gainprm[0] = 1.0
         actuator.ctrlrange = [-FINGER_FORCE, FINGER_FORCE]
+        if servo_plugin:
+            native_library.attach_servo(spec, actuator, name, rate, FINGER_FORCE)
     return FINGER_NAMES

@@ -20,19 +20,23 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import mujoco
+import numpy as np
 from brax.envs.base import State
 from mujoco import mjx
 
 from envs import manipulation_scene, panda_model, velocity_motor
 from envs import validation as check
-from envs.arm_control import CONTROL_TYPES, ArmControl
+from envs.arm_control import CONTROL_TYPES, IK_SOLVERS, ArmControl
 from envs.arm_dynamics import ArmDynamics, ArmState
 from envs.goal_env import GoalEnv
 from envs.manipulation_scene import ContactSettings, ObjectSpec
+from envs.mujoco_step import HostIK, MujocoStep
 from envs.reward import REWARD_TYPES
 from envs.velocity_motor import VelocityMotor
 
 ARM_DOF = len(panda_model.ARM_JOINTS)
+PHYSICS_ENGINES = ("auto", "mujoco", "mjx")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,12 +146,21 @@ class PandaManipulationConfig:
     half of its pick-and-place training episodes from a grasp); an episode starting so still
     needs the fingers squeezed at once, or the object drops. Evaluation runs on
     ``evaluation_env()``, which starts every episode as panda-gym does."""
+    ik_solver: str = check.setting("pybullet", check=check.one_of(IK_SOLVERS))
+    """How ee control turns its target into joint targets: "pybullet" (PyBullet's
+    calculateInverseKinematics as panda-gym calls it, reproduced: 20 damped steps that fall
+    short of the target, about 72 % of a move along x; envs/ik.py) or "dls" (ik_iterations
+    steps of damped least squares that reach it, as the reach task's)."""
     ik_iterations: int = check.setting(2, check=check.check_positive_int)
-    """Damped-least-squares iterations per control step (ee control)."""
+    """Damped-least-squares iterations per control step (ee control, ik_solver "dls")."""
     ik_damping: float = check.setting(0.05, check=check.check_positive)
-    """Damping of the least-squares IK."""
+    """Damping of the least-squares IK (ik_solver "dls")."""
     physics_backend: str = check.setting("auto", check=check.one_of(panda_model.PHYSICS_BACKENDS))
     """Whose MJX choices the physics uses (envs/panda_model.py): "auto", "cpu" or "gpu"."""
+    physics_engine: str = check.setting("auto", check=check.one_of(PHYSICS_ENGINES))
+    """What steps the physics: "mujoco" (MuJoCo's C engine, called from the compiled program:
+    the CPU's fastest, envs/mujoco_step.py), "mjx" (MJX, inside the program: a GPU's), or
+    "auto" (mujoco where JAX runs on the CPU, mjx elsewhere)."""
 
     def __post_init__(self) -> None:
         check.check_fields(self)
@@ -174,6 +187,14 @@ class PandaManipulationConfig:
             self.warmstart,
             self.friction_cone,
         )
+
+
+def physics_engine(config: PandaManipulationConfig) -> str:
+    """The engine ``config.physics_engine`` names; "auto" is "mujoco" where JAX runs on the
+    CPU, "mjx" on any other platform."""
+    if config.physics_engine != "auto":
+        return config.physics_engine
+    return "mujoco" if jax.default_backend() == "cpu" else "mjx"
 
 
 def euler_xyz(quat: jax.Array) -> jax.Array:
@@ -221,12 +242,64 @@ class PandaManipulation(GoalEnv):
             )
         self.model = mjx.put_model(self.mj_model)
         arm_model = panda_model.load(timestep, backend=config.physics_backend)
-        self.control = ArmControl.from_config(arm_model, config)
-        self.motor = VelocityMotor(arm_model)
+        self.control = ArmControl.from_config(arm_model, config, ik_solver=config.ik_solver)
+        arm_alone = manipulation_scene.build(
+            (),
+            self.task.table_x,
+            timestep,
+            config.contact,
+            config.physics_backend,
+            gripper=self.task.gripper,
+        )
+        self.motor = VelocityMotor(arm_alone)
         rest = mjx.put_data(self.mj_model, panda_model.neutral_data(self.mj_model))
         self.dynamics = ArmDynamics(self.mj_model, self.model, rest)
         self._rest = self.dynamics.state(rest)
+        self.engine = physics_engine(config)
+        if self.engine == "mujoco":
+            if config.warmstart:
+                raise ValueError(
+                    f"warmstart=True needs physics_engine='mjx' (physics_engine="
+                    f"{config.physics_engine!r} runs MuJoCo's C engine here, whose solver starts "
+                    "cold every physics step: envs/mujoco_step.py); set warmstart=False"
+                )
+            native = self._native_model()
+            host_ik = None
+            if self.control.control_type == "ee" and config.ik_solver == "pybullet":
+                host_ik = HostIK(
+                    site=native.site(panda_model.EE_SITE).id,
+                    dofs=ARM_DOF,
+                    rotation=panda_model.EE_DOWN_ROTATION,
+                    low=np.asarray(self.control.qpos_low, np.float64),
+                    high=np.asarray(self.control.qpos_high, np.float64),
+                )
+            self.native = MujocoStep(native, config.n_substeps, ik=host_ik)
         self._grasped = self._grasp_at_rest() if config.grasped_start else None
+
+    def _native_model(self) -> mujoco.MjModel:
+        """The scene as MuJoCo's C engine steps it: the same scene, its motors the velocity
+        servos' C plugin (the same law as the MJX path's), and MuJoCo's default solver run to
+        convergence (Newton on dense matrices; no JAX is involved, so no LAPACK rule applies,
+        and a few Newton iterations converge where MJX's budget of CG iterations stops)."""
+        config = self.config
+        model = manipulation_scene.build(
+            self.task.objects,
+            self.task.table_x,
+            config.ctrl_dt / config.n_substeps,
+            config.contact,
+            config.physics_backend,
+            gripper=self.task.gripper,
+            servo_plugin=True,
+        )
+        model.opt.jacobian = mujoco.mjtJacobian.mjJAC_DENSE
+        model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
+        model.opt.iterations = 100
+        model.opt.ls_iterations = 50
+        import os
+
+        if os.environ.get("SERVO_BIAS") == "1":
+            model.body_gravcomp[:] = 0
+        return model
 
     def evaluation_env(self) -> PandaManipulation:
         """The task as panda-gym defines it, for judging a policy: this environment, or, where
@@ -241,7 +314,7 @@ class PandaManipulation(GoalEnv):
 
     @property
     def backend(self) -> str:
-        return "mjx"
+        return self.engine
 
     @property
     def dt(self) -> float:
@@ -322,8 +395,28 @@ class PandaManipulation(GoalEnv):
         action = jnp.clip(action, -1.0, 1.0)
         scene = state.pipeline_state
         arm_action = action[: self.control.action_size]
-        target = self.control.servo_targets(scene.qpos[:ARM_DOF], arm_action)
         finger_target = self.finger_targets(scene, action)
+        if self.engine == "mujoco" and self.native.ik is not None:
+            # PyBullet's IK costs more than the physics in JAX: the host runs it, in C
+            site_target = self.control.ee_target(self.ee_frame(scene)[0], arm_action)
+            unused = jnp.zeros(ARM_DOF, finger_target.dtype)
+            ctrl = jnp.concatenate([unused, finger_target])
+            scene = self.native.step(scene, ctrl, site_target)
+        elif self.engine == "mujoco":
+            target = self.control.servo_targets(scene.qpos[:ARM_DOF], arm_action)
+            scene = self.native.step(scene, jnp.concatenate([target, finger_target]))
+        else:
+            target = self.control.servo_targets(scene.qpos[:ARM_DOF], arm_action)
+            scene = self._mjx_control_step(scene, target, finger_target)
+        finite = jnp.isfinite(scene.qpos).all() & jnp.isfinite(scene.qvel).all()
+        scene = jax.tree.map(lambda now, rest: jnp.where(finite, now, rest), scene, self._rest)
+        obs = self._observe(scene, state.info["goal"])
+        return self._transition(state, scene, obs, nonfinite=~finite)
+
+    def _mjx_control_step(
+        self, scene: ArmState, target: jax.Array, finger_target: jax.Array
+    ) -> ArmState:
+        """``n_substeps`` MJX physics steps, the motor's torques computed before each."""
         timestep = float(self.mj_model.opt.timestep)
 
         def substep(scene: ArmState, _):
@@ -344,10 +437,7 @@ class PandaManipulation(GoalEnv):
             return self.dynamics.step(scene, ctrl), None
 
         scene, _ = jax.lax.scan(substep, scene, None, length=self.config.n_substeps)
-        finite = jnp.isfinite(scene.qpos).all() & jnp.isfinite(scene.qvel).all()
-        scene = jax.tree.map(lambda now, rest: jnp.where(finite, now, rest), scene, self._rest)
-        obs = self._observe(scene, state.info["goal"])
-        return self._transition(state, scene, obs, nonfinite=~finite)
+        return scene
 
     def finger_targets(self, scene: ArmState, action: jax.Array) -> jax.Array:
         """Each finger's target [2] (none without the gripper) for a clipped action: half of

@@ -1,18 +1,29 @@
 """The Panda's joint motors as panda-gym drives them: force-limited velocity servos.
 
 panda-gym sets PyBullet's POSITION_CONTROL with only targets and forces, so Bullet's defaults
-apply (position gain 0.1, velocity gain 1, 2 ms steps): each joint motor asks for the velocity
-``RATE * (target - q)`` with ``RATE`` = 0.1 / 0.002 s = 50 per second, and reaches it within one
-physics step unless that takes more than the joint's force limit. With the target re-based on
-the measured position every control step, a zero action asks for zero velocity: the arm stops.
+apply (position gain 0.1, velocity gain 1, 2 ms steps): each joint motor is a constraint row that
+asks for the velocity ``0.1 * (target - q) / 2 ms`` and reaches it within the physics step
+unless that takes more than the joint's force limit; Bullet solves the rows of all joints
+together (through the arm's mass matrix), each row's force clamped at its own limit. With the
+target re-based on the measured position every control step, a zero action asks for zero
+velocity: the arm stops.
 
-Here the same law is a torque computed every physics step from the arm's mass matrix:
-``tau = clip(M (RATE (target - q) - qdot) / dt, -limit, limit)``. It is the torque that would
-bring every joint to its asked velocity in one step, coupling between the joints included, and
-it goes to MuJoCo's motors (gravity compensation is separate: the MJCF's ``gravcomp``, counted
-against the same limit). The mass matrix is computed every physics step, by MJX, for the arm
-alone: with one per 40 ms control step, a wrist whose inertia halved within the step (the arm
-folding) overshot, and a flailing arm left its joint ranges at 38 rad/s.
+Here the same law is a torque computed every physics step from the arm's mass matrix M:
+
+- every joint asks for the velocity change ``w = rate (target - q) - qdot``, where ``rate``
+  (``servo_rate``) closes the same share of the error in one physics step of this simulation as
+  Bullet's servo does over the same time in its 2 ms steps;
+- the torques ``tau`` that bring every joint there in one step are ``M w / dt``; where one is
+  over its joint's limit, that joint gets its limit and the others still reach theirs, the
+  coupling through M included (``clamped_torques``: the box-constrained problem Bullet's motor
+  rows pose, solved by a few rounds of an active set).
+
+The torques go to MuJoCo's motors; gravity compensation is separate (the MJCF's ``gravcomp``,
+counted against the same joint limit). The mass matrix is computed every physics step, for the
+arm alone: with one per 40 ms control step, a wrist whose inertia halved within the step (the
+arm folding) overshot, and a flailing arm left its joint ranges at 38 rad/s.
+
+envs/native/velocity_servo.c is the same law in C, for MuJoCo's C engine.
 """
 
 from __future__ import annotations
@@ -22,25 +33,69 @@ import jax.numpy as jnp
 import mujoco
 from mujoco import mjx
 
-RATE = 50.0
-"""Per second: Bullet's default position gain 0.1 over panda-gym's 2 ms physics step."""
+from envs.linalg import solve_spd
+
+ARM_DOF = 7
+BULLET_GAIN = 0.1
+"""Bullet's default position gain: the share of the position error a motor asks to close in
+one physics step."""
+BULLET_TIMESTEP = 0.002
+"""panda-gym's physics step (s)."""
+ACTIVE_SET_ROUNDS = 4
+"""Rounds of ``clamped_torques``: each may clamp joints over their limits and free clamped
+joints that would overshoot; the arm's 7 joints settle within 2 or 3."""
+
+
+def servo_rate(timestep: float) -> float:
+    """Per second: the velocity asked per unit of position error, so that a joint servoed over
+    ``timestep`` closes the share of its error that Bullet's servo closes in that time (its
+    0.1 per 2 ms step: 50 per second at 2 ms, 44.4 at 6.7 ms)."""
+    remaining = (1.0 - BULLET_GAIN) ** (timestep / BULLET_TIMESTEP)
+    return (1.0 - remaining) / timestep
+
+
+def clamped_torques(
+    inertia: jax.Array, wanted: jax.Array, limit: jax.Array, timestep: float
+) -> jax.Array:
+    """Torques [n] that change the joints' velocities by ``wanted`` [n] in one ``timestep``
+    through the mass matrix ``inertia`` [n, n], each within +-``limit`` [n]: a joint whose torque
+    would exceed its limit gets the limit (its velocity falls short), and the others still get
+    exactly their change."""
+    free_torque = inertia @ wanted / timestep
+    clamped = jnp.abs(free_torque) > limit
+    sign = jnp.sign(free_torque)
+    eye = jnp.eye(wanted.shape[0], dtype=inertia.dtype)
+    for _ in range(ACTIVE_SET_ROUNDS):
+        both = clamped[:, None] & clamped[None, :]
+        # the clamped joints' velocity changes, given the free joints get theirs
+        free_part = inertia @ jnp.where(clamped, 0.0, wanted)
+        rhs = jnp.where(clamped, timestep * sign * limit - free_part, 0.0)
+        change = solve_spd(jnp.where(both, inertia, eye), rhs)
+        change = jnp.where(clamped, change, wanted)
+        torque = inertia @ change / timestep
+        over = ~clamped & (jnp.abs(torque) > limit)
+        overshoot = clamped & (sign * (change - wanted) > 0)
+        sign = jnp.where(over, jnp.sign(torque), sign)
+        clamped = (clamped | over) & ~overshoot
+    return jnp.clip(torque, -limit, limit)
 
 
 class VelocityMotor:
-    """Joint torques [7] for servo targets. ``arm_model`` is the Panda alone (no objects)."""
+    """Joint torques [7] for servo targets. ``arm_model`` is the Panda alone (no objects), its
+    first 7 joints the arm's."""
 
     def __init__(self, arm_model: mujoco.MjModel):
         self.model = mjx.put_model(arm_model)
         self.template = mjx.make_data(self.model)
-        self.limit = jnp.asarray(arm_model.jnt_actfrcrange[:, 1], jnp.float32)
+        self.limit = jnp.asarray(arm_model.jnt_actfrcrange[:ARM_DOF, 1], jnp.float32)
 
     def inertia(self, qpos: jax.Array) -> jax.Array:
         """The arm's joint-space mass matrix [7, 7] (armature included) at joint angles [7]."""
-        data = self.template.replace(qpos=qpos)
+        data = self.template.replace(qpos=self.template.qpos.at[:ARM_DOF].set(qpos))
         data = mjx.kinematics(self.model, data)
         data = mjx.com_pos(self.model, data)
         data = mjx.crb(self.model, data)
-        return mjx.full_m(self.model, data)
+        return mjx.full_m(self.model, data)[:ARM_DOF, :ARM_DOF]
 
     def torque(
         self,
@@ -51,13 +106,8 @@ class VelocityMotor:
         timestep: float,
     ) -> jax.Array:
         """Motor torques [7] at joint angles and velocities [7] for servo targets [7]."""
-        wanted = RATE * (target - qpos)
-        torque = inertia @ (wanted - qvel) / timestep
-        # Over a limit, every joint's change of velocity shrinks by the same factor: the arm
-        # keeps its direction (clipping joints one by one would leave the coupling terms of the
-        # clipped joints in the others' torques, and spun a light wrist up to 95 rad/s).
-        scale = jnp.minimum(1.0, jnp.min(self.limit / jnp.maximum(jnp.abs(torque), 1e-9)))
-        return scale * torque
+        wanted = servo_rate(timestep) * (target - qpos) - qvel
+        return clamped_torques(inertia, wanted, self.limit, timestep)
 
 
 def finger_force(
@@ -71,5 +121,5 @@ def finger_force(
     """Forces [2] of the two finger motors, each its own velocity servo (the same law as the
     arm's, on a joint whose mass matrix is the constant ``inertia``): targets, positions and
     velocities [2], each finger's force within +-``limit``."""
-    force = inertia * (RATE * (target - qpos) - qvel) / timestep
-    return jnp.clip(force, -limit, limit)
+    wanted = servo_rate(timestep) * (target - qpos) - qvel
+    return jnp.clip(inertia * wanted / timestep, -limit, limit)
