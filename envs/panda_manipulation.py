@@ -421,7 +421,7 @@ class PandaManipulation(GoalEnv):
 
         def substep(scene: ArmState, _):
             arm_qpos, arm_qvel = scene.qpos[:ARM_DOF], scene.qvel[:ARM_DOF]
-            inertia = self.motor.inertia(arm_qpos)
+            inertia = self.motor.inertia(scene.qpos[: self.object_index])
             ctrl = self.motor.torque(inertia, target, arm_qpos, arm_qvel, timestep)
             if self.fingers:
                 fingers = slice(ARM_DOF, self.object_index)

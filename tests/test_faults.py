@@ -138,6 +138,33 @@ def test_sigkill_at_20_moments_resumes_to_the_uninterrupted_run(reference, tmp_p
     assert_same_run(out, whole)
 
 
+# PandaPickAndPlace on MuJoCo's C engine: its physics runs on the host between the compiled
+# program's steps, so a kill can land inside MuJoCo; a checkpoint after every chunk of 256 steps.
+CONTACT_RUN = ["env=PandaPickAndPlace", "num_envs=8", "total_env_steps=2048", "eval_every=256",
+               "learning_starts=128", "num_eval_envs=8", "batch_size=64",
+               "hidden_sizes=[32,32]", "checkpoint_every=1"]  # fmt: skip
+
+
+def test_sigkill_on_a_contact_task_resumes_to_the_uninterrupted_run(tmp_path):
+    cache = tmp_path / "cache"
+    whole, out = tmp_path / "whole", tmp_path / "killed"
+    finish(train(whole, cache, *CONTACT_RUN))
+    process = train(out, cache, *CONTACT_RUN)
+    started = time.monotonic()
+
+    def written() -> int:
+        return len(metrics(out)) if (out / "metrics.csv").is_file() else 0
+
+    while written() < 4 and process.poll() is None and time.monotonic() - started < 300:
+        time.sleep(0.01)  # three chunks written: the kill lands mid-run
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 4 <= len(metrics(out)) < len(metrics(whole))
+    finish(train(out, cache, resume=True))
+    assert_same_run(out, whole)
+
+
 @pytest.mark.slow
 def test_a_disk_that_fills_up_is_a_clear_error_and_keeps_the_last_checkpoint(reference, tmp_path):
     whole, cache = reference

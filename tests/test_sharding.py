@@ -122,3 +122,17 @@ def test_two_processes_match_one_process_with_two_devices(tmp_path, overrides, l
     assert "runs x1, environments x1" in one_summary["device"]
     assert layout in two_summary["device"]
     assert_same_training(one, two)
+
+
+# PickAndPlace on MuJoCo's C engine: the physics leaves the partitioned program through a host
+# callback, which sees the batch gathered from every device (docs/physics_engines.md).
+CONTACT = ["env=PandaPickAndPlace", "num_envs=8", "total_env_steps=512", "eval_every=256",
+           "learning_starts=128", "num_eval_envs=8", "batch_size=64",
+           "hidden_sizes=[32,32]"]  # fmt: skip
+
+
+def test_a_contact_task_on_two_devices_matches_one(tmp_path):
+    one, _ = train(tmp_path / "one", 1, *CONTACT, "seeds=2")
+    two, two_summary = train(tmp_path / "two", 2, *CONTACT, "seeds=2")
+    assert "runs x2, environments x1" in two_summary["device"]
+    assert_same_training(one, two)

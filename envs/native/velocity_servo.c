@@ -18,7 +18,7 @@
 #include <mujoco/mujoco.h>
 
 #define MAX_GROUP 16
-#define ACTIVE_SET_ROUNDS 4  // velocity_motor.ACTIVE_SET_ROUNDS
+#define ACTIVE_SET_ROUNDS 6  // velocity_motor.ACTIVE_SET_ROUNDS
 
 static const char* attributes[] = {"rate"};
 

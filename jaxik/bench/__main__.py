@@ -13,6 +13,7 @@ python -m jaxik.bench budget [--minutes 30] [key=value ...]
 python -m jaxik.bench ik [--policy RUN_DIR] [--run 0] [--goals 1000] [--arms panda pose planar]
 python -m jaxik.bench gpu [--rehearse] [--part-seconds S] [key=value ...]
 python -m jaxik.bench fidelity [--episodes 128] [--set key=value ...] [--vs-pandagym]
+python -m jaxik.bench response [--set key=value ...] [--vs-pandagym]
 
 key=value settings apply over --config (default configs/default.yaml). ``env --vs-pandagym``,
 ``time-to-target --vs-pandagym`` and ``budget --vs-pandagym`` also run the panda-gym +
@@ -124,6 +125,13 @@ def main(argv: list[str] | None = None) -> None:
         "--set", nargs="*", default=[], metavar="KEY=VALUE",
         help="PandaPush config overrides, e.g. solver_iterations=10",
     )  # fmt: skip
+    response_parser = add(
+        "response", "the manipulation arm's answer to constant actions, beside panda-gym's"
+    )
+    response_parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE",
+        help="PandaPush config overrides, e.g. physics_engine=mjx",
+    )  # fmt: skip
     sub.choices["train"].add_argument("--envs", nargs="+", default=["16", "64", "256", "1024"])
     sub.choices["train"].add_argument("--batch-sizes", nargs="+", default=["256", "1024"])
     sub.choices["seeds"].add_argument("--seeds", nargs="+", default=["1", "8", "64"])
@@ -136,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         help="let train.py load programs compiled by earlier runs (by default it gets an empty "
         "cache, so its compiling counts as on a fresh machine)",
     )  # fmt: skip
-    for name in ("env", "time-to-target", "budget", "fidelity"):
+    for name in ("env", "time-to-target", "budget", "fidelity", "response"):
         sub.choices[name].add_argument(
             "--vs-pandagym", action="store_true",
             help="also run the panda-gym + Stable-Baselines3 equivalent and print the ratios",
@@ -153,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         "ik": bench_ik,
         "gpu": bench_gpu,
         "fidelity": bench_fidelity,
+        "response": bench_response,
     }[args.command](args, command.strip())
 
 
@@ -505,6 +514,26 @@ def bench_fidelity(args: argparse.Namespace, command: str) -> None:
     title = f"Manipulation tasks beside panda-gym ({setting})"
     report(args, "fidelity", title, command, fidelity.table(rows, episodes), rows,
            fidelity.plot)  # fmt: skip
+
+
+def bench_response(args: argparse.Namespace, command: str) -> None:
+    import envs
+    from jaxik.bench import response
+
+    overrides = _settings(args.set)
+    try:  # bad keys or values fail here, before anything compiles
+        envs.make_config("PandaPush", **overrides)
+    except ValueError as error:
+        raise SystemExit(f"--set: {error}") from None
+    if args.vs_pandagym:
+        from jaxik.bench import vs_pandagym
+
+        vs_pandagym.require(("panda_gym", "pybullet"))
+    print(f"machine: {machine.describe()}", flush=True)
+    rows = response.measure(overrides, args.vs_pandagym)
+    setting = " ".join(f"{k}={v}" for k, v in overrides.items()) or "default settings"
+    title = f"The manipulation arm's response beside panda-gym's ({setting})"
+    report(args, "response", title, command, response.table(rows), rows, response.plot)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ An entry is a header (format, key, SHA-256 of the payload) and a serialized exec
 is unreadable, truncated, from another key or that fails to load is ignored (and replaced), never
 trusted. Only single-process runs use the cache.
 
+A program that calls back into Python (the contact tasks on MuJoCo's C engine,
+envs/mujoco_step.py) cannot be serialized: it is compiled every run (a few seconds), and
+``store`` passes it over without a message.
+
 Entries are native code, unpickled when loaded: a directory that another user owns or that
 others may write to is refused with a message, and the run compiles cold instead (the directory
 is created readable by its owner only). The cache is capped at ``$JAXIK_CACHE_LIMIT_MB``
@@ -251,6 +255,11 @@ def store(directory: Path, entry: str, compiled: Any) -> None:
 
     try:
         payload = pickle.dumps(serialize_executable.serialize(compiled))
+    except Exception as error:
+        if "callback" not in repr(error):  # a host callback is expected not to serialize
+            print(f"jaxik: could not cache a compiled program: {error!r}", file=sys.stderr)
+        return
+    try:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = directory / f"{entry}.{os.getpid()}.partial"
