@@ -272,7 +272,9 @@ def build(
 def _add_fingers(spec: mujoco.MjSpec, hand, servo_plugin: bool, rate: float) -> tuple[str, str]:
     """Two fingers on slide joints in ``hand``, each where envs/assets/panda.xml welds it when
     closed, moving apart along the hand's y axis, with a force motor each (``FINGER_FORCE``;
-    with ``servo_plugin``, a velocity servo of its own). Returns the finger geoms' names."""
+    with ``servo_plugin``, velocity servos of one group: two sibling slides share no mass, so
+    each is clamped alone, as ``velocity_motor.finger_force`` clamps it). Returns the finger
+    geoms' names."""
     half_x, both_y, half_z = CLOSED_FINGERS["size"]
     half_y = both_y / 2  # each finger is half the closed pair
     for name, side in zip(FINGER_NAMES, (1.0, -1.0), strict=True):
@@ -299,5 +301,5 @@ def _add_fingers(spec: mujoco.MjSpec, hand, servo_plugin: bool, rate: float) -> 
         actuator.gainprm[0] = 1.0
         actuator.ctrlrange = [-FINGER_FORCE, FINGER_FORCE]
         if servo_plugin:
-            native_library.attach_servo(spec, actuator, name, rate, FINGER_FORCE)
+            native_library.attach_servo(spec, actuator, "fingers", rate, FINGER_FORCE)
     return FINGER_NAMES
