@@ -29,6 +29,7 @@ def test_the_shipped_configs_are_all_there():
         "recipes/push_moved.yaml",
         "recipes/push_more_updates.yaml",
         "recipes/push_clipped.yaml",
+        "recipes/push_fast.yaml",
         "recipes/pick_and_place.yaml",
         "recipes/reach.yaml",
         "recipes/reach_pose.yaml",

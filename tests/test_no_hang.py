@@ -94,14 +94,15 @@ print(n, len(traces), finite, int(state.metrics["nonfinite_reset"].sum()))
 
 
 # The contact tasks run on MuJoCo's C engine on the CPU (docs/physics_engines.md): seconds of
-# compiling, and 60 steps of 4,096 environments in about 20 s. Slide is Push's physics with
-# another object: slow, as are joint control's runs (no IK, the same contacts and servos).
+# compiling, and 60 steps of 4,096 environments in about 20 s. Push stands for them in the
+# default suite (PickAndPlace adds fingers and Slide a puck to the same path: slow, as are joint
+# control's runs, without the IK).
 @pytest.mark.parametrize(
     ("name", "steps"),
     [
         ("PandaReach", 60),
         ("PandaPush", 60),
-        ("PandaPickAndPlace", 60),
+        pytest.param("PandaPickAndPlace", 60, marks=pytest.mark.slow),
         pytest.param("PandaSlide", 3, marks=pytest.mark.slow),
         # joint control: no IK in the step, the contacts and the servos are the same
         pytest.param("PandaPushJoints", 3, marks=pytest.mark.slow),
