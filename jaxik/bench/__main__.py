@@ -495,20 +495,10 @@ def bench_gpu(args: argparse.Namespace, command: str) -> None:
 
 
 def bench_fidelity(args: argparse.Namespace, command: str) -> None:
-    import envs
     from jaxik.bench import fidelity
 
     (episodes,) = _positive_ints("--episodes", [args.episodes])
-    overrides = _settings(args.set)
-    try:  # bad keys or values fail here, before anything compiles
-        envs.make_config("PandaPush", **overrides)
-    except ValueError as error:
-        raise SystemExit(f"--set: {error}") from None
-    if args.vs_pandagym:
-        from jaxik.bench import vs_pandagym
-
-        vs_pandagym.require(("panda_gym", "pybullet"))  # no learning here: SB3 not needed
-    print(f"machine: {machine.describe()}", flush=True)
+    overrides = _push_settings(args)
     rows = fidelity.measure(episodes, overrides, args.vs_pandagym)
     setting = " ".join(f"{k}={v}" for k, v in overrides.items()) or "default settings"
     title = f"Manipulation tasks beside panda-gym ({setting})"
@@ -516,12 +506,13 @@ def bench_fidelity(args: argparse.Namespace, command: str) -> None:
            fidelity.plot)  # fmt: skip
 
 
-def bench_response(args: argparse.Namespace, command: str) -> None:
+def _push_settings(args: argparse.Namespace) -> dict:
+    """--set's PandaPush overrides, checked before anything compiles; with --vs-pandagym,
+    panda-gym and PyBullet required (no learning: SB3 not needed). Prints the machine."""
     import envs
-    from jaxik.bench import response
 
     overrides = _settings(args.set)
-    try:  # bad keys or values fail here, before anything compiles
+    try:
         envs.make_config("PandaPush", **overrides)
     except ValueError as error:
         raise SystemExit(f"--set: {error}") from None
@@ -530,6 +521,13 @@ def bench_response(args: argparse.Namespace, command: str) -> None:
 
         vs_pandagym.require(("panda_gym", "pybullet"))
     print(f"machine: {machine.describe()}", flush=True)
+    return overrides
+
+
+def bench_response(args: argparse.Namespace, command: str) -> None:
+    from jaxik.bench import response
+
+    overrides = _push_settings(args)
     rows = response.measure(overrides, args.vs_pandagym)
     setting = " ".join(f"{k}={v}" for k, v in overrides.items()) or "default settings"
     title = f"The manipulation arm's response beside panda-gym's ({setting})"

@@ -410,11 +410,19 @@ def measure(episodes: int, overrides: dict, vs_pandagym: bool) -> list[Row]:
 
 
 def table(rows: list[Row], episodes: int) -> str:
-    lines = [
+    caption = (
         f"Scripted push, slide and pick and place over {episodes} episodes each; the straight "
-        "push is the median of cubes at y = -0.1, 0 and 0.1 m.",
+        "push is the median of cubes at y = -0.1, 0 and 0.1 m."
+    )
+    return comparison_table(rows, caption, "experiment")
+
+
+def comparison_table(rows: list[Row], caption: str, first_column: str) -> str:
+    """``caption``, then one markdown row per ``Row``: jaxik, panda-gym and their ratio."""
+    lines = [
+        caption,
         "",
-        "| experiment | metric | jaxik | panda-gym | jaxik / panda-gym |",
+        f"| {first_column} | metric | jaxik | panda-gym | jaxik / panda-gym |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
     for row in rows:

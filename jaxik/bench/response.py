@@ -11,15 +11,18 @@ holds one action for a number of control steps and records where the end effecto
 - ``drift``: how far the ee ended off the line the action points along (mm);
 - ``height``: the ee's height after the last step (m; it starts at 0.197 m).
 
+Rows are fidelity's (``experiment`` holds the probe).
+
 panda-gym runs the same actions through gymnasium on PandaPush-v3 (``make install-compare``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
+
+from jaxik.bench.fidelity import Row, comparison_table
 
 EE_STEPS = 12
 JOINT_STEPS = 4
@@ -40,20 +43,6 @@ EE_PROBES = {
 }
 JOINT_PROBES = {f"joint {j + 1} {sign}": (j, 1.0 if sign == "+" else -1.0)
                 for j in range(7) for sign in "+-"}  # fmt: skip
-
-
-@dataclasses.dataclass(frozen=True)
-class Row:
-    probe: str
-    metric: str
-    jaxik: float
-    panda_gym: float | None = None
-
-    @property
-    def ratio(self) -> float | None:
-        if self.panda_gym is None or self.panda_gym == 0:
-            return None
-        return self.jaxik / self.panda_gym
 
 
 def ee_metrics(path: np.ndarray, action: tuple[float, float, float]) -> dict[str, float]:
@@ -165,18 +154,11 @@ def measure(overrides: dict, vs_pandagym: bool) -> list[Row]:
 
 
 def table(rows: list[Row]) -> str:
-    lines = [
-        f"Constant actions from the neutral pose: ee control for {EE_STEPS} steps, joint control "
-        f"for {JOINT_STEPS}.",
-        "",
-        "| probe | metric | jaxik | panda-gym | jaxik / panda-gym |",
-        "| --- | --- | ---: | ---: | ---: |",
-    ]
-    for row in rows:
-        theirs = "" if row.panda_gym is None else f"{row.panda_gym:.4g}"
-        ratio = "" if row.ratio is None else f"{row.ratio:.2f}"
-        lines.append(f"| {row.probe} | {row.metric} | {row.jaxik:.4g} | {theirs} | {ratio} |")
-    return "\n".join(lines)
+    caption = (
+        f"Constant actions from the neutral pose: ee control for {EE_STEPS} steps, joint "
+        f"control for {JOINT_STEPS}."
+    )
+    return comparison_table(rows, caption, "probe")
 
 
 def plot(path: Path, rows: list[Row]) -> None:
@@ -191,7 +173,7 @@ def plot(path: Path, rows: list[Row]) -> None:
     axis.barh(positions - 0.2, [r.jaxik for r in shown], height=0.4, label="jaxik")
     if any(r.panda_gym is not None for r in shown):
         axis.barh(positions + 0.2, [r.panda_gym or 0 for r in shown], height=0.4, label="panda-gym")
-    axis.set_yticks(positions, [f"{r.probe}: {r.metric}" for r in shown], fontsize=6)
+    axis.set_yticks(positions, [f"{r.experiment}: {r.metric}" for r in shown], fontsize=6)
     axis.set_xlabel("end-effector displacement per step (mm)")
     axis.legend()
     axis.set_title("The arm's answer to constant ee actions", fontsize=9)
