@@ -13,12 +13,13 @@ benchmarks' measurements one after another:
   their programs take longest to compile.
 
 A size that does not fit in the device's memory is skipped and named as such; any other failure
-of one size or part is recorded with its error and the others still run. A lent GPU is often
-lent for minutes, so each part may be given a time (``part_seconds``): once it is spent, the
+of one size or part is recorded with its error and the others still run. A GPU is often
+available for minutes only, so each part may be given a time (``part_seconds``): once it is
+spent, the
 part starts no further size (its first always runs) and names those it left out; and the files
 are rewritten after every part, so a run stopped from outside keeps the parts it finished.
 ``--rehearse`` runs the same code at tiny sizes on PlanarReach (seconds on a CPU): the default
-suite runs it, so the command works the day a GPU is lent.
+suite runs it, so the command works the first time it meets a GPU.
 """
 
 from __future__ import annotations
