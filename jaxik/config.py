@@ -25,7 +25,7 @@ from envs.validation import (
     setting,
 )
 
-ALGOS = ("ddpg", "td3", "sac")
+ALGOS = ("ddpg", "td3", "sac", "tqc")
 """The learners (jaxik.device.agents builds each)."""
 HER_STRATEGIES = ("future", "final", "none")
 """Hindsight goal choices (jaxik.device.her)."""
@@ -97,7 +97,7 @@ class TrainConfig:
     env_config: dict = setting(default_factory=dict, check=_check_env_config)
     """Overrides of the environment's own config, e.g. {terminate_on_success: false}."""
     algo: str = setting("td3", check=one_of(ALGOS))
-    """"ddpg", "td3" or "sac"."""
+    """"ddpg", "td3", "sac" or "tqc"."""
     seed: int = host_setting(0, check=integer(minimum=0))
     """Seeds the networks, the environments and the sampling."""
 
@@ -172,9 +172,20 @@ class TrainConfig:
     target_noise_clip: float = hyperparameter(0.5, check=number(0.0))
     """TD3: the smoothing noise is clipped to +-target_noise_clip."""
 
-    # --- SAC
+    # --- SAC and TQC
     init_alpha: float = hyperparameter(1.0, check=check_positive)
-    """SAC: initial entropy temperature, tuned automatically toward entropy -action_size."""
+    """SAC and TQC: initial entropy temperature, tuned automatically toward entropy
+    -action_size."""
+
+    # --- TQC
+    quantile_critics: int = setting(2, check=integer(minimum=1, maximum=16))
+    """TQC: critics, each estimating the return's quantiles (sb3-contrib's default 2; the TQC
+    paper 5)."""
+    quantiles: int = setting(25, check=integer(minimum=1, maximum=256))
+    """TQC: quantiles each critic estimates."""
+    dropped_quantiles: int = setting(2, check=integer(minimum=0))
+    """TQC: the largest quantiles per critic left out of the pooled target (fewer than
+    quantiles); the more dropped, the less the critics overestimate."""
 
     # --- evaluation
     eval_every: int = setting(1_024, check=check_positive_int)
@@ -197,6 +208,11 @@ class TrainConfig:
         if self.eval_every % self.num_envs:
             raise ValueError(
                 f"eval_every={self.eval_every} must be a multiple of num_envs={self.num_envs}"
+            )
+        if self.dropped_quantiles >= self.quantiles:
+            raise ValueError(
+                f"dropped_quantiles={self.dropped_quantiles} must be below "
+                f"quantiles={self.quantiles}: the target keeps the rest"
             )
         if self.buffer_size < self.num_envs:
             raise ValueError(

@@ -53,7 +53,7 @@ def random_update(key, terminated: float) -> Update:
     )
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
+@pytest.mark.parametrize("algo", agents.ALGOS)
 def test_critic_target_ignores_the_next_state_only_when_terminated(algo):
     """The critic loss of the first update, for batches differing only in next_x: the same when
     every transition terminated, different when they were truncated (bootstrapping)."""
@@ -72,7 +72,7 @@ def test_critic_target_ignores_the_next_state_only_when_terminated(algo):
         assert same == should_match, (algo, terminated)
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
+@pytest.mark.parametrize("algo", agents.ALGOS)
 def test_update_changes_the_networks_and_stays_finite(algo):
     cfg = config.TrainConfig(algo=algo)
     agent, hp = agents.make(cfg, IN_DIM, ACTION_SIZE), hyperparams.from_config(cfg)
@@ -186,7 +186,7 @@ def test_max_grad_norm_clips_the_gradients_before_adam():
     assert not np.allclose(inside["w"], run_optimizer(0.0, hp, raw, params)["w"], rtol=1e-5)
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
+@pytest.mark.parametrize("algo", agents.ALGOS)
 def test_clip_target_reaches_the_critic_loss(algo):
     """With clip_target, a reward of +5 (above any return of rewards in [-1, 0]) makes every
     target 0: the critic loss equals that of a batch whose targets are 0 because each
@@ -207,7 +207,7 @@ def test_clip_target_reaches_the_critic_loss(algo):
     assert np.isclose(loss[False, "zero"], loss[True, "zero"], rtol=1e-6)  # in range: kept
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
+@pytest.mark.parametrize("algo", agents.ALGOS)
 def test_float_hyperparameters_are_arguments_not_constants(algo):
     """Another learning rate, gamma, tau or weight decay reuses the compiled update and changes
     what it should: the online critic (learning rate, weight decay), the critic loss (gamma), the

@@ -38,8 +38,8 @@ ODD_YAML = ["yes", "no", "on", "off", "~", "null", "1e3", "1e-3", "0x1F", "0o17"
             "{a: 1}", "2026-11-21", "!!binary aGk=", "&a 1", "*a", "- 1", "'", "[", "{",
             ": :", "\t", "", "!!python/object:os.system ls", "16 # comment", "[64, 64",
             "1e400", "-1e400", "9" * 40]  # fmt: skip
-CHOICES = ["td3", "sac", "ddpg", "future", "none", "ou", "PandaReach", "PlanarReach", "dense",
-           "ee", "joints"]  # fmt: skip
+CHOICES = ["td3", "sac", "tqc", "ddpg", "future", "none", "ou", "PandaReach", "PlanarReach",
+           "dense", "ee", "joints"]  # fmt: skip
 ERROR_WORDS = ("must", "not allowed", "unknown", "not YAML", "not valid YAML", "at most")
 
 scalars = st.one_of(

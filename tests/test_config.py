@@ -89,7 +89,7 @@ def test_paper_table1_settings():
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("algo=ppo", "algo='ppo' is not allowed; choose one of ['ddpg', 'td3', 'sac']"),
+        ("algo=ppo", "algo='ppo' is not allowed; choose one of ['ddpg', 'td3', 'sac', 'tqc']"),
         ("gamma=1.5", "gamma=1.5 must be a finite number in [0.0, 1.0)"),
         ("batch_size=0", "batch_size=0 must be an integer >= 1"),
         ("her_strategy=past", "her_strategy='past' is not allowed"),

@@ -102,8 +102,15 @@ def _model(cfg: TrainConfig, env, train_freq: int = 1):
     from stable_baselines3 import DDPG, SAC, TD3, HerReplayBuffer
     from stable_baselines3.common.noise import NormalActionNoise
 
-    algo = {"ddpg": DDPG, "td3": TD3, "sac": SAC}[cfg.algo]
-    kwargs = {}
+    kwargs, policy_kwargs = {}, {"net_arch": list(cfg.hidden_sizes)}
+    if cfg.algo == "tqc":
+        from sb3_contrib import TQC
+
+        algo = TQC
+        kwargs["top_quantiles_to_drop_per_net"] = cfg.dropped_quantiles
+        policy_kwargs.update(n_quantiles=cfg.quantiles, n_critics=cfg.quantile_critics)
+    else:
+        algo = {"ddpg": DDPG, "td3": TD3, "sac": SAC}[cfg.algo]
     if cfg.algo in ("ddpg", "td3"):
         size = env.action_space.shape[0]
         kwargs["action_noise"] = NormalActionNoise(np.zeros(size), cfg.noise_std * np.ones(size))
@@ -127,7 +134,7 @@ def _model(cfg: TrainConfig, env, train_freq: int = 1):
         gamma=cfg.gamma,
         train_freq=train_freq,
         gradient_steps=1,
-        policy_kwargs={"net_arch": list(cfg.hidden_sizes)},
+        policy_kwargs=policy_kwargs,
         seed=cfg.seed,
         **kwargs,
     )

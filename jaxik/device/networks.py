@@ -76,9 +76,21 @@ class Critic(nn.Module):
         return MLP(self.hidden_sizes, 1)(jnp.concatenate([x, action], axis=-1))[..., 0]
 
 
+class QuantileCritic(nn.Module):
+    """TQC's distributional critic: x [..., in_dim], action [..., a] -> the return's
+    ``quantiles`` quantile estimates [..., quantiles], at fractions (i + 0.5) / quantiles."""
+
+    hidden_sizes: Sequence[int]
+    quantiles: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, action: jax.Array) -> jax.Array:
+        return MLP(self.hidden_sizes, self.quantiles)(jnp.concatenate([x, action], axis=-1))
+
+
 def init_actor_and_critics(
     actor: nn.Module,
-    critic: Critic,
+    critic: nn.Module,
     key: jax.Array,
     in_dim: int,
     action_size: int,
@@ -93,6 +105,7 @@ def init_actor_and_critics(
     return actor.init(actor_key, x), critic_params
 
 
-def apply_critics(critic: Critic, params, x: jax.Array, action: jax.Array) -> jax.Array:
-    """Every critic's Q: x [batch, in_dim], action [batch, a] -> [num_critics, batch]."""
+def apply_critics(critic: nn.Module, params, x: jax.Array, action: jax.Array) -> jax.Array:
+    """Every critic's Q: x [batch, in_dim], action [batch, a] -> [num_critics, batch] (a
+    ``QuantileCritic``: [num_critics, batch, quantiles])."""
     return jax.vmap(lambda p: critic.apply(p, x, action))(params)

@@ -1,14 +1,14 @@
-"""Off-policy actor-critic learners: DDPG, TD3 and SAC, all behind the same ``Agent`` interface,
-by name."""
+"""Off-policy actor-critic learners: DDPG, TD3, SAC and TQC, all behind the same ``Agent``
+interface, by name."""
 
 from __future__ import annotations
 
 from envs.validation import check_choice
 from jaxik import config as config_lib
-from jaxik.device.agents import ddpg, sac, td3
+from jaxik.device.agents import ddpg, sac, td3, tqc
 from jaxik.device.agents.common import Agent
 
-MAKERS = {"ddpg": ddpg.make, "td3": td3.make, "sac": sac.make}
+MAKERS = {"ddpg": ddpg.make, "td3": td3.make, "sac": sac.make, "tqc": tqc.make}
 assert tuple(MAKERS) == config_lib.ALGOS, "every algorithm the config allows has a maker"
 ALGOS = config_lib.ALGOS
 

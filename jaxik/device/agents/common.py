@@ -1,4 +1,4 @@
-"""What the three learners share: their interface, TD targets and soft target updates."""
+"""What the learners share: their interface, TD targets and soft target updates."""
 
 from __future__ import annotations
 

@@ -1,8 +1,16 @@
 """SAC (Haarnoja et al. 2018): tanh-squashed Gaussian actor, twin critics with the minimum in
-the target, and a temperature tuned automatically toward entropy -action_size."""
+the target, and a temperature tuned automatically toward entropy -action_size.
+
+``make_maximum_entropy`` is that update with the critics left open: SAC's twin Q-functions here,
+TQC's quantile critics in ``tqc.py``. A ``Critics`` says how many there are, what network each
+is, how its loss is taken against the target networks' values, and what value the actor climbs."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
@@ -22,10 +30,28 @@ from jaxik.device.networks import (
 NUM_CRITICS = 2
 
 
+@dataclasses.dataclass(frozen=True)
+class Critics:
+    """The critics of a maximum-entropy learner.
+
+    network: each critic, (x [batch, in_dim], action [batch, a]) -> its estimate
+    count: how many, stacked on a leading axis: q [count, batch, ...]
+    loss(q, next_q, next_log_prob [batch], alpha, batch: Update, hp) -> scalar: the critics'
+        loss, q from the online critics at (x, action), next_q from the target critics at
+        (next_x, a sampled next action) with that action's log-probability
+    value(q) -> [batch]: what the actor maximises (less alpha times its log-probability)
+    """
+
+    network: nn.Module
+    count: int
+    loss: Callable[..., jax.Array]
+    value: Callable[[jax.Array], jax.Array]
+
+
 @struct.dataclass
 class SacState:
     actor_params: dict
-    critic_params: dict  # leaves [NUM_CRITICS, ...]
+    critic_params: dict  # leaves [critics.count, ...]
     target_critic_params: dict
     log_alpha: jax.Array  # scalar
     actor_opt_state: optax.OptState
@@ -37,14 +63,34 @@ class SacState:
 def make(config, in_dim: int, action_size: int) -> Agent:
     """``config`` supplies hidden_sizes, max_grad_norm and clip_target; the float settings come
     as ``hp``."""
+
+    def loss(q, next_q, next_log_prob, alpha, batch: Update, hp: Hyperparams) -> jax.Array:
+        next_value = next_q.min(axis=0) - alpha * next_log_prob
+        target = common.td_target(
+            batch.reward, batch.terminated, hp.gamma, next_value, config.clip_target
+        )
+        return common.mean_squared_error(q, target)
+
+    critics = Critics(
+        network=Critic(config.hidden_sizes),
+        count=NUM_CRITICS,
+        loss=loss,
+        value=lambda q: q.min(axis=0),
+    )
+    return make_maximum_entropy(config, in_dim, action_size, critics)
+
+
+def make_maximum_entropy(config, in_dim: int, action_size: int, critics: Critics) -> Agent:
+    """SAC's actor, temperature and update around ``critics``; ``config`` supplies
+    hidden_sizes and max_grad_norm."""
     actor = GaussianActor(config.hidden_sizes, action_size)
-    critic = Critic(config.hidden_sizes)
+    critic = critics.network
     optimizer = common.make_optimizer(config.max_grad_norm)
     target_entropy = -float(action_size)
 
     def init(key: jax.Array, hp: Hyperparams) -> SacState:
         actor_params, critic_params = init_actor_and_critics(
-            actor, critic, key, in_dim, action_size, NUM_CRITICS
+            actor, critic, key, in_dim, action_size, critics.count
         )
         log_alpha = jnp.log(jnp.asarray(hp.init_alpha, jnp.float32))
         return SacState(
@@ -77,17 +123,13 @@ def make(config, in_dim: int, action_size: int) -> Agent:
             *actor.apply(state.actor_params, batch.next_x), key
         )
         next_q = apply_critics(critic, state.target_critic_params, batch.next_x, next_action)
-        next_value = next_q.min(axis=0) - alpha * next_log_prob
-        target = common.td_target(
-            batch.reward, batch.terminated, hp.gamma, next_value, config.clip_target
-        )
         q = apply_critics(critic, critic_params, batch.x, batch.action)
-        return common.mean_squared_error(q, target), q.mean()
+        return critics.loss(q, next_q, next_log_prob, alpha, batch, hp), q.mean()
 
     def actor_loss(actor_params, state: SacState, batch: Update, key: jax.Array):
         alpha = jnp.exp(state.log_alpha)
         action, log_prob = squashed_sample(*actor.apply(actor_params, batch.x), key)
-        q = apply_critics(critic, state.critic_params, batch.x, action).min(axis=0)
+        q = critics.value(apply_critics(critic, state.critic_params, batch.x, action))
         return (alpha * log_prob - q).mean(), log_prob
 
     def alpha_loss(log_alpha, log_prob):
