@@ -42,15 +42,19 @@ def test_the_grid_takes_the_command_lines_seeds_budget_algorithms_and_table1():
 
 
 def test_the_panda_gym_grid_takes_each_tasks_recipe_and_the_zoos_budget():
-    plans = dict(reproduce.pandagym_grid(list(reproduce.ZOO), ["td3", "sac"], 2, 0.5, gpu=False))
+    algos = list(reproduce.PANDAGYM_ALGOS)
+    plans = dict(reproduce.pandagym_grid(list(reproduce.ZOO), algos, 2, 0.5, gpu=False))
     assert list(plans) == ["PandaReach", "PandaPush", "PandaSlide", "PandaPickAndPlace"]
     for task, plan in plans.items():
         assert plan.seeds == 2
-        assert [p.config.algo for p in plan.programs] == ["td3", "sac"]
+        assert [p.config.algo for p in plan.programs] == ["td3", "sac", "tqc"]
         for program in plan.programs:
             cfg = program.config
             assert cfg.env == task and cfg.total_env_steps == reproduce.ZOO[task][0] // 2
-    assert plans["PandaPush"].programs[0].config.batch_size == 2048  # the CPU recipe
+    push = plans["PandaPush"].programs[0].config
+    assert (push.batch_size, push.num_envs) == (1024, 512)  # the CPU recipe, push_fast.yaml
+    pick = plans["PandaPickAndPlace"].programs[0].config
+    assert pick.env_config.get("grasped_start", 0.0) == 0.0  # the zoo has no held starts
     assert plans["PandaReach"].programs[0].config.batch_size == 256
     assert plans["PandaPickAndPlace"].programs[0].config.success_target == 0.7
     assert plans["PandaSlide"].programs[0].config.success_target == 0.9
@@ -90,9 +94,10 @@ def test_the_panda_gym_report_puts_the_zoo_beside_each_task(tmp_path):
         (["panda-gym", "--budget-scale", "0"], "--budget-scale=0.0 must be in (0, 10]"),
         (["panda-gym", "--tasks", "PandaStack"], "invalid choice: 'PandaStack'"),
         (["panda-gym", "--seeds", "0"], "--seeds=0 must be >= 1"),
+        (["paper", "--algos", "td3", "tqc"], "--algos td3 tqc: the paper has ddpg, sac, td3 only"),
     ],
 )
-def test_panda_gym_bad_input_stops_before_compiling(args, message, capsys):
+def test_bad_input_stops_before_compiling(args, message, capsys):
     with pytest.raises(SystemExit):
         reproduce.main(args)
     assert message in capsys.readouterr().err
