@@ -295,10 +295,6 @@ class PandaManipulation(GoalEnv):
         model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
         model.opt.iterations = 100
         model.opt.ls_iterations = 50
-        import os
-
-        if os.environ.get("SERVO_BIAS") == "1":
-            model.body_gravcomp[:] = 0
         return model
 
     def evaluation_env(self) -> PandaManipulation:
