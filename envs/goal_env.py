@@ -10,6 +10,7 @@ termination (success, or physics that went non-finite) and truncation (the time 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -25,6 +26,11 @@ class GoalEnv(Env):
 
     config: Any
     name: str
+    goal_distance: Callable[[jax.Array, jax.Array], jax.Array] = staticmethod(
+        reward_lib.goal_distance
+    )
+    """How far an achieved goal is from a desired one: [..., goal_dim] x 2 -> [...] (Euclidean;
+    an orientation task's is ``reward.angle_distance``)."""
 
     def compute_reward(self, achieved_goal: jax.Array, desired_goal: jax.Array) -> jax.Array:
         """Pure and batched. Goals: [..., goal_dim] -> reward [...]."""
@@ -33,16 +39,19 @@ class GoalEnv(Env):
             desired_goal,
             self.config.reward_type,
             self.config.distance_threshold,
+            self.goal_distance,
         )
 
     def is_success(self, achieved_goal: jax.Array, desired_goal: jax.Array) -> jax.Array:
         """Goals: [..., goal_dim] -> [...] bool."""
-        return reward_lib.is_success(achieved_goal, desired_goal, self.config.distance_threshold)
+        return reward_lib.is_success(
+            achieved_goal, desired_goal, self.config.distance_threshold, self.goal_distance
+        )
 
     def goal_metrics(self, achieved_goal: jax.Array, desired_goal: jax.Array) -> dict:
         """How far the achieved goal is from the desired one, as float32 metrics: {"distance":
-        [...]} in metres (a pose task adds the angle)."""
-        distance = reward_lib.goal_distance(achieved_goal, desired_goal)
+        [...]} (metres, or an orientation task's angle distance; a pose task adds the angle)."""
+        distance = self.goal_distance(achieved_goal, desired_goal)
         return {"distance": distance.astype(jnp.float32)}
 
     def evaluation_env(self) -> GoalEnv:

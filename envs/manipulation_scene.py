@@ -4,9 +4,9 @@ measurements behind every number here.
 
 Only the contacts a task needs are simulated, each as an explicit pair with the friction that
 panda-gym's scene has in effect (Bullet multiplies the two surfaces' coefficients; MuJoCo would
-take the larger, so each pair states its own): object-table, object-gripper, gripper-table. The
-arm's links touch nothing. The table top is a plane at z = 0 (cheaper to collide with than the
-table box, which stays for the picture).
+take the larger, so each pair states its own): object-table, object-gripper, gripper-table, and
+object-object where there are two (Stack). The arm's links touch nothing. The table top is a
+plane at z = 0 (cheaper to collide with than the table box, which stays for the picture).
 
 The arm is the reach task's (envs/assets/panda.xml), with two changes. Its actuators are torque
 motors driven by envs/velocity_motor.py (panda-gym's velocity servos; the joints lose their
@@ -64,7 +64,13 @@ CUBE = ObjectSpec("object", "box", (0.02, 0.02, 0.02), 1.0, 0.25, 0.5, 0.0, (0.1
 PUCK = ObjectSpec(
     "object", "cylinder", (0.03, 0.03, 0.015), 1.0, 0.02, 0.04, OBJECT_DAMPING, (0.1, 0.1, 0.9, 1.0)
 )
+# panda-gym's Stack: two such cubes, the first (blue) of 2 kg, the second (green) of 1 kg.
+STACK_CUBES = (
+    dataclasses.replace(CUBE, name="object1", mass=2.0),
+    dataclasses.replace(CUBE, name="object2", rgba=(0.1, 0.9, 0.1, 1.0)),
+)
 GRIPPER_TABLE_FRICTION = 0.5  # fingers 1.0 x table 0.5
+OBJECT_OBJECT_FRICTION = 0.25  # two cubes' 0.5 x 0.5 (Stack)
 CLOSED_FINGERS = {"pos": (0.0, 0.0, 0.08), "size": (0.01, 0.016, 0.025), "mass": 0.03}
 """The two closed fingers as one box in the hand's frame: the union of envs/assets/panda.xml's
 left_finger and right_finger boxes (each 0.01 x 0.008 x 0.025 half extents, 0.008 either side
@@ -254,6 +260,11 @@ def build(
             geom.type = mujoco.mjtGeom.mjGEOM_CYLINDER
             geom.size = [obj.size[0], obj.half_height, 0.0]
             pairs += [(obj.name, "finger_tips", obj.gripper_friction)]
+    for i, first in enumerate(objects):
+        for second in objects[i + 1 :]:
+            if first.shape != "box" or second.shape != "box":
+                raise ValueError(f"{first.name} and {second.name}: only cubes touch each other")
+            pairs.append((first.name, second.name, OBJECT_OBJECT_FRICTION))
     for first, second, friction in pairs:
         pair = spec.add_pair(geomname1=first, geomname2=second)
         pair.condim = 3  # sliding friction; panda-gym's spinning and rolling friction are ~0

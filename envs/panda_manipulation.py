@@ -4,19 +4,24 @@ One environment, pure ``reset``/``step``; batch it with ``jax.vmap``. Actions be
 targets as in the reach task (envs/arm_control.py); panda-gym's velocity servos turn them into
 joint torques (envs/velocity_motor.py); the scene adds the object and the contacts
 (envs/manipulation_scene.py). A task is data (``TaskSpec``): its objects, where they start, where
-goals fall, the table's length. Today: ``push`` and ``slide`` (panda-gym's PandaPush-v3 and
-PandaSlide-v3, both with the gripper closed) and ``pick_and_place`` (PandaPickAndPlace-v3, the
-fingers actuated).
+goals fall, the table's length. panda-gym's six: ``push`` and ``slide`` (PandaPush-v3 and
+PandaSlide-v3, both with the gripper closed), ``pick_and_place``, ``stack`` and ``flip``
+(PandaPickAndPlace-v3, PandaStack-v3 and PandaFlip-v3, the fingers actuated); reach is
+envs/panda_reach.py.
 
-Observation (panda-gym's layout, float32): ee position 3, ee linear velocity 3, then per object
-position 3, rotation 3 (Euler angles x-y-z, as PyBullet's ``getEulerFromQuaternion``), linear
-velocity 3 and angular velocity 3 (world frame): 18 for one object. achieved_goal: the object's
-position [3]; desired_goal: the goal [3]. Success: the object within ``distance_threshold``.
+Observation (panda-gym's layout, float32): ee position 3, ee linear velocity 3, the finger width
+1 (with the gripper), then per object position 3, rotation 3 (Euler angles x-y-z, as PyBullet's
+``getEulerFromQuaternion``; Flip: the quaternion (x, y, z, w) 4), linear velocity 3 and angular
+velocity 3 (world frame): 18 for Push, 19 for PickAndPlace, 31 for Stack, 20 for Flip.
+achieved_goal: the objects' positions [3 per object], or Flip's cube's quaternion (x, y, z, w)
+[4]; desired_goal: the same of the goal. Success: within ``distance_threshold`` (Euclidean over
+all the objects' positions together; Flip: ``reward.angle_distance``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +31,7 @@ from brax.envs.base import State
 from mujoco import mjx
 
 from envs import manipulation_scene, panda_model, velocity_motor
+from envs import reward as reward_lib
 from envs import validation as check
 from envs.arm_control import CONTROL_TYPES, IK_SOLVERS, ArmControl
 from envs.arm_dynamics import ArmDynamics, ArmState
@@ -52,18 +58,25 @@ class TaskSpec:
     gripper: bool = False  # actuated fingers: one more action, the width in the observation
     goal_lift: float = 0.0  # a lifted goal is goal_z + U(0, goal_lift) high
     lift_probability: float = 0.0  # the chance that a goal is lifted (else at goal_z)
+    goal: str = "position"  # "position": each object's (several: stacked at one xy, the first
+    # at goal_z, each next on the one before); "orientation": the first object's (Flip)
+    start_z: tuple[float, ...] = ()  # each object's starting height (default: on the table)
 
 
+# panda-gym's Push: the cube starts and ends on the table; the gripper stays closed.
+PUSH = TaskSpec(
+    objects=(manipulation_scene.CUBE,),
+    object_xy_range=0.3,
+    goal_xy_range=0.3,
+    goal_x=0.0,
+    goal_z=manipulation_scene.CUBE.half_height,
+    table_x=(-0.85, 0.25),
+)
+# panda-gym's PickAndPlace: Push's cube and squares, the gripper free; 70 % of the goals hang up
+# to 20 cm above the table, so the cube must be grasped and carried there.
+PICK_AND_PLACE = dataclasses.replace(PUSH, gripper=True, goal_lift=0.2, lift_probability=0.7)
 TASKS = {
-    # panda-gym's Push: the cube starts and ends on the table; the gripper stays closed.
-    "push": TaskSpec(
-        objects=(manipulation_scene.CUBE,),
-        object_xy_range=0.3,
-        goal_xy_range=0.3,
-        goal_x=0.0,
-        goal_z=manipulation_scene.CUBE.half_height,
-        table_x=(-0.85, 0.25),
-    ),
+    "push": PUSH,
     # panda-gym's Slide: the puck starts where Push's cube does; goals lie 0.25-0.55 m along x,
     # mostly beyond the gripper's reach, so the puck must be struck and slide there. The goal's
     # height is panda-gym's 0.03 m, twice the resting puck's centre: success needs the puck
@@ -76,18 +89,21 @@ TASKS = {
         goal_z=0.03,
         table_x=(-0.8, 0.6),
     ),
-    # panda-gym's PickAndPlace: Push's cube and squares, the gripper free; 70 % of the goals
-    # hang up to 20 cm above the table, so the cube must be grasped and carried there.
-    "pick_and_place": TaskSpec(
-        objects=(manipulation_scene.CUBE,),
-        object_xy_range=0.3,
-        goal_xy_range=0.3,
-        goal_x=0.0,
-        goal_z=manipulation_scene.CUBE.half_height,
-        table_x=(-0.85, 0.25),
-        gripper=True,
-        goal_lift=0.2,
-        lift_probability=0.7,
+    "pick_and_place": PICK_AND_PLACE,
+    # panda-gym's Stack, in PickAndPlace's scene: two cubes, each starting at its own xy, the
+    # second 4 cm up (it drops, onto the first where they overlap); the goal stacks the first on
+    # the table and the second on it, at one xy.
+    "stack": dataclasses.replace(
+        PICK_AND_PLACE,
+        objects=manipulation_scene.STACK_CUBES,
+        goal_lift=0.0,
+        lift_probability=0.0,
+        start_z=(0.02, 0.06),
+    ),
+    # panda-gym's Flip, in PickAndPlace's scene: the goal is an orientation of the cube, uniform
+    # over all rotations, wherever the cube ends up.
+    "flip": dataclasses.replace(
+        PICK_AND_PLACE, goal_lift=0.0, lift_probability=0.0, goal="orientation"
     ),
 }
 
@@ -104,7 +120,8 @@ class PandaManipulationConfig:
     reward_type: str = check.setting("sparse", check=check.one_of(REWARD_TYPES))
     """"sparse": -1 unless the object is within distance_threshold, else 0; "dense": -distance."""
     distance_threshold: float = check.setting(0.05, check=check.check_positive)
-    """Success radius in metres (strict: distance < threshold)."""
+    """Success radius in metres (strict: distance < threshold); Flip's is of
+    ``reward.angle_distance`` (0.2: within 53 degrees)."""
     episode_length: int = check.setting(50, check=check.check_positive_int)
     """Control steps before the episode is truncated."""
     terminate_on_success: bool = check.setting(True, check=check.check_bool)
@@ -207,6 +224,11 @@ def euler_xyz(quat: jax.Array) -> jax.Array:
     return jnp.stack([roll, pitch, yaw])
 
 
+def xyzw(quat: jax.Array) -> jax.Array:
+    """MuJoCo's quaternion (w, x, y, z) [4] in PyBullet's order (x, y, z, w)."""
+    return jnp.concatenate([quat[1:], quat[:1]])
+
+
 def rotate(quat: jax.Array, vector: jax.Array) -> jax.Array:
     """``vector`` [3] turned by the unit quaternion (w, x, y, z) [4]."""
     w, axis = quat[0], quat[1:]
@@ -221,6 +243,8 @@ class PandaManipulation(GoalEnv):
         self.config = config = config or PandaManipulationConfig()
         self.name = name
         self.task = TASKS[config.task]
+        if self.task.goal == "orientation":
+            self.goal_distance = reward_lib.angle_distance
         timestep = config.ctrl_dt / config.n_substeps
         self.mj_model = manipulation_scene.build(
             self.task.objects,
@@ -317,8 +341,13 @@ class PandaManipulation(GoalEnv):
         return self.config.ctrl_dt
 
     def sample_goal(self, key: jax.Array) -> jax.Array:
-        """[3]: xy uniform in the goal square, z the task's goal height (plus, with probability
-        ``lift_probability``, a lift uniform in [0, goal_lift])."""
+        """[3 per object]: xy uniform in the goal square, z the task's goal height (plus, with
+        probability ``lift_probability``, a lift uniform in [0, goal_lift]); a second object's
+        at the same xy, on the first. An orientation goal: a quaternion [4] uniform over all
+        rotations (a normalised 4-D Gaussian)."""
+        if self.task.goal == "orientation":
+            quat = jax.random.normal(key, (4,))
+            return quat / jnp.linalg.norm(quat)
         z = jnp.full((1,), self.task.goal_z)
         if self.task.goal_lift:
             key, lift_key, lifted_key = jax.random.split(key, 3)
@@ -327,7 +356,10 @@ class PandaManipulation(GoalEnv):
             z = z + jnp.where(lifted, lift, 0.0)
         half = self.task.goal_xy_range / 2
         xy = jax.random.uniform(key, (2,), minval=-half, maxval=half)
-        return jnp.concatenate([xy.at[0].add(self.task.goal_x), z])
+        goals = [jnp.concatenate([xy.at[0].add(self.task.goal_x), z])]
+        for below, above in itertools.pairwise(self.task.objects):
+            goals.append(goals[-1].at[2].add(below.half_height + above.half_height))
+        return jnp.concatenate(goals)
 
     def sample_start(self, key: jax.Array) -> ArmState:
         """The arm at its neutral pose and the objects at rest, upright, on the table; with
@@ -343,15 +375,17 @@ class PandaManipulation(GoalEnv):
         return self._place_objects(key)
 
     def _place_objects(self, key: jax.Array) -> ArmState:
-        """The arm at its neutral pose, each object at rest, upright, at a uniform xy."""
+        """The arm at its neutral pose, each object at rest, upright, at a uniform xy, on the
+        table or at the task's ``start_z``."""
         half = self.task.object_xy_range / 2
         qpos = self._rest.qpos
-        for i, (obj, obj_key) in enumerate(
-            zip(self.task.objects, jax.random.split(key, len(self.task.objects)), strict=True)
+        heights = self.task.start_z or tuple(obj.half_height for obj in self.task.objects)
+        for i, (height, obj_key) in enumerate(
+            zip(heights, jax.random.split(key, len(self.task.objects)), strict=True)
         ):
             xy = jax.random.uniform(obj_key, (2,), minval=-half, maxval=half)
             start = self.object_index + 7 * i
-            pose = jnp.concatenate([xy, jnp.array([obj.half_height, 1.0, 0.0, 0.0, 0.0])])
+            pose = jnp.concatenate([xy, jnp.array([height, 1.0, 0.0, 0.0, 0.0])])
             qpos = qpos.at[start : start + 7].set(pose)
         return self._rest.replace(qpos=qpos)
 
@@ -371,12 +405,15 @@ class PandaManipulation(GoalEnv):
         return self._rest.replace(qpos=qpos)
 
     def state_at(self, arm_qpos: jax.Array, object_position: jax.Array, goal: jax.Array) -> State:
-        """A first state with the arm at joint angles [7] and the (first) object upright at a
-        position [3], all at rest: for scripted experiments (jaxik.bench.fidelity)."""
+        """A first state with the arm at joint angles [7] and the objects upright at positions
+        [3] (the first object) or [objects, 3], all at rest: for scripted experiments
+        (jaxik.bench.fidelity) and tests."""
         qpos = self._rest.qpos.at[:ARM_DOF].set(arm_qpos)
-        qpos = qpos.at[self.object_index : self.object_index + 7].set(
-            jnp.concatenate([object_position, jnp.array([1.0, 0.0, 0.0, 0.0])])
-        )
+        for i, position in enumerate(jnp.reshape(object_position, (-1, 3))):
+            start = self.object_index + 7 * i
+            qpos = qpos.at[start : start + 7].set(
+                jnp.concatenate([position, jnp.array([1.0, 0.0, 0.0, 0.0])])
+            )
         scene = self._rest.replace(qpos=qpos)
         return self._initial_state(scene, self._observe(scene, goal), goal)
 
@@ -460,8 +497,9 @@ class PandaManipulation(GoalEnv):
         return scene.qpos[start : start + 3], scene.qpos[start + 3 : start + 7]
 
     def _observe(self, scene: ArmState, goal: jax.Array) -> dict[str, jax.Array]:
-        """{"observation": [6 (+1 with the gripper) + 12 per object], "achieved_goal": [3],
-        "desired_goal": [3]}."""
+        """{"observation": [6 (+1 with the gripper) + 12 per object (Flip: 13)],
+        "achieved_goal" and "desired_goal": [3 per object] (Flip: [4])}."""
+        orientation = self.task.goal == "orientation"
         ee_pos, _, jacp, _ = self.control.chain.site_frame(scene.qpos[:ARM_DOF])
         parts = [ee_pos, jacp @ scene.qvel[:ARM_DOF]]
         if self.fingers:
@@ -470,8 +508,13 @@ class PandaManipulation(GoalEnv):
             position, quat = self.object_pose(scene, i)
             start = self.object_index + 6 * i
             velocity = scene.qvel[start : start + 6]
-            parts += [position, euler_xyz(quat), velocity[:3], rotate(quat, velocity[3:])]
-        achieved = self.object_pose(scene, 0)[0]
+            rotation = xyzw(quat) if orientation else euler_xyz(quat)
+            parts += [position, rotation, velocity[:3], rotate(quat, velocity[3:])]
+        if orientation:
+            achieved = xyzw(self.object_pose(scene, 0)[1])
+        else:
+            positions = [self.object_pose(scene, i)[0] for i in range(len(self.task.objects))]
+            achieved = jnp.concatenate(positions)
         return {
             "observation": jnp.concatenate(parts).astype(jnp.float32),
             "achieved_goal": achieved.astype(jnp.float32),

@@ -29,7 +29,12 @@ _MANIPULATION_TASKS = {
     "Push": {"task": "push"},
     "Slide": {"task": "slide", "friction_cone": "elliptic"},
     "PickAndPlace": {"task": "pick_and_place", "friction_cone": "elliptic"},
-}
+    "Stack": {
+        "task": "stack", "friction_cone": "elliptic", "distance_threshold": 0.1,
+        "episode_length": 100,
+    },
+    "Flip": {"task": "flip", "friction_cone": "elliptic", "distance_threshold": 0.2},
+}  # fmt: skip
 _MANIPULATION_VARIANTS = {
     f"Panda{task}{joints}{dense}": {
         **settings,

@@ -8,6 +8,10 @@
     jaxik/PandaSlideJointsDense-v0,
     jaxik/PandaPickAndPlace-v0, jaxik/PandaPickAndPlaceDense-v0,
     jaxik/PandaPickAndPlaceJoints-v0, jaxik/PandaPickAndPlaceJointsDense-v0,
+    jaxik/PandaStack-v0, jaxik/PandaStackDense-v0, jaxik/PandaStackJoints-v0,
+    jaxik/PandaStackJointsDense-v0,
+    jaxik/PandaFlip-v0, jaxik/PandaFlipDense-v0, jaxik/PandaFlipJoints-v0,
+    jaxik/PandaFlipJointsDense-v0,
     jaxik/PlanarReach-v0, jaxik/PlanarReachDense-v0
 
 ``gymnasium.make(id, **env_config)`` gives a ``gymnasium.Env`` and ``gymnasium.make_vec(id,
@@ -38,6 +42,14 @@ TASKS = (
     "PandaPickAndPlaceDense",
     "PandaPickAndPlaceJoints",
     "PandaPickAndPlaceJointsDense",
+    "PandaStack",
+    "PandaStackDense",
+    "PandaStackJoints",
+    "PandaStackJointsDense",
+    "PandaFlip",
+    "PandaFlipDense",
+    "PandaFlipJoints",
+    "PandaFlipJointsDense",
     "PlanarReach",
     "PlanarReachDense",
 )

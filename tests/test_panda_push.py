@@ -123,8 +123,8 @@ def test_the_scripted_controller_pushes_the_cube_to_the_goal(rollout):
 def test_bad_settings_are_named_before_anything_is_built():
     with pytest.raises(ValueError, match="contact_impedance"):
         envs.make("PandaPush", contact_impedance=(0.9, 0.5))
-    with pytest.raises(ValueError, match="task='stack'"):
-        panda_manipulation.PandaManipulationConfig(task="stack")
+    with pytest.raises(ValueError, match="task='reach'"):
+        panda_manipulation.PandaManipulationConfig(task="reach")
     with pytest.raises(ValueError, match="n_substeps"):
         envs.make_config("PandaPush", n_substeps=0)
 

@@ -126,7 +126,7 @@ def test_auto_reset_draws_a_new_goal_and_keeps_the_final_observation(panda_joint
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: envs.make("PandaStack"), "unknown environment 'PandaStack'"),
+        (lambda: envs.make("PandaStak"), "unknown environment 'PandaStak'"),
         (lambda: envs.make("PandaReach", threshold=0.1), "unknown configuration key"),
         (lambda: envs.make("PandaReach", distance_threshold=-0.01), "distance_threshold=-0.01"),
         (lambda: envs.make("PandaReach", control_type="torque"), "control_type='torque'"),
