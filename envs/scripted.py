@@ -144,3 +144,26 @@ def pick_and_place(
     ahead = ee + velocity * CTRL_DT
     move = jnp.clip((target - ahead) / EE_STEP, -approach, approach)
     return jnp.concatenate([move, fingers[None]])
+
+
+PLACED = 0.015  # a cube this close to its goal counts as placed (Stack)
+
+
+def stack(observation: jax.Array, desired_goal: jax.Array, approach: float = 0.6) -> jax.Array:
+    """Ee-control action [4] that stacks two cubes (PandaStack): ``pick_and_place`` the first
+    cube onto its goal; once it is there, the same for the second, carried to above its goal
+    and then lowered onto the first. Leaving the first cube, the fingers open and rise by
+    themselves (``pick_and_place`` of a cube not held).
+
+    observation: [31] (ee position, ee velocity, finger width, then position, rotation,
+    velocity, angular velocity of each cube: the first's position at 7:10, the second's at
+    19:22); desired_goal: [6], the first cube's goal and the second's (on it)."""
+    observation, desired_goal = jnp.asarray(observation), jnp.asarray(desired_goal)
+    robot, first, second = observation[:7], observation[7:19], observation[19:31]
+    first_goal, second_goal = desired_goal[:3], desired_goal[3:]
+    placed = jnp.linalg.norm(first[:3] - first_goal) < PLACED
+    over = jnp.linalg.norm(second[:2] - second_goal[:2]) < 0.01
+    carry_to = jnp.where(over, second_goal, second_goal.at[2].add(2 * CUBE_HALF + 0.01))
+    place_first = pick_and_place(jnp.concatenate([robot, first]), first_goal, approach)
+    place_second = pick_and_place(jnp.concatenate([robot, second]), carry_to, approach)
+    return jnp.where(placed, place_second, place_first)

@@ -1,4 +1,5 @@
-"""Do jaxik's PandaPush, PandaSlide and PandaPickAndPlace behave like panda-gym's v3 tasks?
+"""Do jaxik's PandaPush, PandaSlide, PandaPickAndPlace and PandaStack behave like panda-gym's v3
+tasks?
 The same scripted experiments on both simulations, from the observation alone (envs/scripted.py),
 side by side.
 
@@ -21,7 +22,10 @@ side by side.
   PandaPickAndPlace over N episodes;
 - ``carry``: the same controller, the cube under the gripper at the table's centre and the goal
   10 cm above it (the episode does not end there): after 30 steps, the cube's height and the
-  fingers' width around it.
+  fingers' width around it;
+- ``scripted stack``: the scripted controller that picks and places the first cube, then the
+  second onto it (``scripted.stack``), its success rate on PandaStack over N episodes of 100
+  steps.
 
 panda-gym runs only with the optional extra installed (``make install-compare``).
 """
@@ -55,9 +59,9 @@ class Row:
         return self.jaxik / self.panda_gym
 
 
-def _scripted_success(env, controller, keys):
+def _scripted_success(env, controller, keys, steps: int = 50):
     """Per key [N]: whether ``controller`` (observation, desired goal) -> action reaches the
-    goal within 50 steps of ``env``'s episode from that key."""
+    goal within ``steps`` steps of ``env``'s episode from that key."""
     import jax
     import jax.numpy as jnp
 
@@ -70,7 +74,7 @@ def _scripted_success(env, controller, keys):
             after = jax.tree.map(lambda new, old: jnp.where(state.done > 0, old, new), after, state)
             return after, after.metrics["success"]
 
-        return jax.lax.scan(step, state, None, length=50)[1].max()
+        return jax.lax.scan(step, state, None, length=steps)[1].max()
 
     return jax.jit(jax.vmap(episode))(keys)
 
@@ -146,7 +150,10 @@ def _jaxik(episodes: int, overrides: dict) -> dict[str, float]:
         return (reached - start)[axis] / IK_STEP
 
     shares = [float(jax.jit(ik_share, static_argnums=0)(axis)) for axis in (0, 2)]
-    return {**pushing, **_ik_summary(shares), **_jaxik_slide(episodes), **_jaxik_pick(episodes)}
+    return {
+        **pushing, **_ik_summary(shares), **_jaxik_slide(episodes), **_jaxik_pick(episodes),
+        **_jaxik_stack(episodes),
+    }  # fmt: skip
 
 
 def _ik_summary(shares) -> dict[str, float]:
@@ -203,6 +210,18 @@ def _jaxik_pick(episodes: int) -> dict[str, float]:
     return _pick_summary(success, jax.jit(carry)())
 
 
+def _jaxik_stack(episodes: int) -> dict[str, float]:
+    import jax
+
+    import envs
+    from envs import scripted
+
+    env = envs.make("PandaStack")
+    keys = jax.random.split(jax.random.key(0), episodes)
+    steps = env.config.episode_length
+    return {"stack: success": float(np.mean(_scripted_success(env, scripted.stack, keys, steps)))}
+
+
 def _pick_summary(success, observation) -> dict[str, float]:
     return {
         "pick and place: success": float(np.mean(success)),
@@ -235,14 +254,14 @@ def _summary(
     }
 
 
-def _panda_gym_success(env, controller, episodes: int) -> list[bool]:
+def _panda_gym_success(env, controller, episodes: int, steps: int = 50) -> list[bool]:
     """Per episode (seeds 0 to episodes - 1): whether ``controller`` (observation, desired goal)
-    -> action reached the goal within 50 steps of panda-gym's ``env``."""
+    -> action reached the goal within ``steps`` steps of panda-gym's ``env``."""
     success = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=episode)
         done = False
-        for _ in range(50):
+        for _ in range(steps):
             action = controller(obs["observation"], obs["desired_goal"])
             obs, _, terminated, truncated, info = env.step(np.asarray(action, np.float32))
             done = done or bool(info["is_success"])
@@ -332,7 +351,20 @@ def _panda_gym(episodes: int) -> dict[str, float]:
         shares.append(float((robot.get_ee_position() - start)[axis] / IK_STEP))
         env.close()
     slide, pick = _panda_gym_slide(episodes), _panda_gym_pick(episodes)
-    return {**pushing, **_ik_summary(shares), **slide, **pick}
+    return {**pushing, **_ik_summary(shares), **slide, **pick, **_panda_gym_stack(episodes)}
+
+
+def _panda_gym_stack(episodes: int) -> dict[str, float]:
+    import gymnasium as gym
+    import jax
+    import panda_gym  # noqa: F401  (registers PandaStack-v3)
+
+    from envs import scripted
+
+    env = gym.make("PandaStack-v3")
+    success = _panda_gym_success(env, jax.jit(scripted.stack), episodes, steps=100)
+    env.close()
+    return {"stack: success": float(np.mean(success))}
 
 
 def _panda_gym_slide(episodes: int) -> dict[str, float]:
@@ -400,6 +432,7 @@ EXPERIMENTS = {
     "pick and place: success": "scripted pick and place",
     "carried cube height (m)": "carry",
     "finger width around the cube (m)": "carry",
+    "stack: success": "scripted stack",
 }
 
 
