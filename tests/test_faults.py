@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import run_folder
 from brax.envs.base import Wrapper
+from uncached import level_zero
 
 import envs
 from jaxik import config
@@ -41,10 +42,14 @@ def environment(cache: Path) -> dict[str, str]:
     return {**os.environ, "JAXIK_CACHE_DIR": str(cache)}
 
 
-def train(out: Path, cache: Path, *extra: str, resume: bool = False) -> subprocess.Popen:
+def train(
+    out: Path, cache: Path, *extra: str, resume: bool = False, uncached: bool = False
+) -> subprocess.Popen:
+    """train.py in the background; ``uncached``: its programs cannot be cached (level_zero)."""
     args = ["--resume", str(out), *extra] if resume else ["--out", str(out), *RUN, *extra]
+    env = level_zero(environment(cache)) if uncached else environment(cache)
     return subprocess.Popen(
-        [sys.executable, "train.py", *args], cwd=ROOT, env=environment(cache),
+        [sys.executable, "train.py", *args], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -148,8 +153,8 @@ CONTACT_RUN = ["env=PandaPickAndPlace", "num_envs=8", "total_env_steps=2048", "e
 def test_sigkill_on_a_contact_task_resumes_to_the_uninterrupted_run(tmp_path):
     cache = tmp_path / "cache"
     whole, out = tmp_path / "whole", tmp_path / "killed"
-    finish(train(whole, cache, *CONTACT_RUN))
-    process = train(out, cache, *CONTACT_RUN)
+    finish(train(whole, cache, *CONTACT_RUN, uncached=True))
+    process = train(out, cache, *CONTACT_RUN, uncached=True)
     started = time.monotonic()
 
     def written() -> int:
@@ -161,7 +166,7 @@ def test_sigkill_on_a_contact_task_resumes_to_the_uninterrupted_run(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert 4 <= len(metrics(out)) < len(metrics(whole))
-    finish(train(out, cache, resume=True))
+    finish(train(out, cache, resume=True, uncached=True))
     assert_same_run(out, whole)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import planar
 import pytest
+from uncached import level_zero
 
 ROOT = Path(__file__).resolve().parent.parent
 # One chunk of 32 iterations, 16 of them with 4 gradient updates each. Partitioned programs add
@@ -42,9 +43,12 @@ def environment(devices: int = 1) -> dict[str, str]:
     return env
 
 
-def train(out: Path, devices: int, *overrides: str) -> tuple[list[dict], dict]:
-    """train.py on ``devices`` CPU devices (one: the pieces other tests compiled load)."""
-    env = environment(devices)
+def train(
+    out: Path, devices: int, *overrides: str, uncached: bool = False
+) -> tuple[list[dict], dict]:
+    """train.py on ``devices`` CPU devices (one: the pieces other tests compiled load);
+    ``uncached``: programs the cache cannot keep, compiled at level 0 (level_zero)."""
+    env = level_zero(environment(devices)) if uncached else environment(devices)
     result = subprocess.run(
         [sys.executable, "train.py", "--out", str(out), *SMALL, *overrides],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
@@ -132,7 +136,7 @@ CONTACT = ["env=PandaPickAndPlace", "num_envs=8", "total_env_steps=512", "eval_e
 
 
 def test_a_contact_task_on_two_devices_matches_one(tmp_path):
-    one, _ = train(tmp_path / "one", 1, *CONTACT, "seeds=2")
-    two, two_summary = train(tmp_path / "two", 2, *CONTACT, "seeds=2")
+    one, _ = train(tmp_path / "one", 1, *CONTACT, "seeds=2", uncached=True)
+    two, two_summary = train(tmp_path / "two", 2, *CONTACT, "seeds=2", uncached=True)
     assert "runs x2, environments x1" in two_summary["device"]
     assert_same_training(one, two)

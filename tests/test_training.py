@@ -25,7 +25,12 @@ ALGOS = ("ddpg", "td3", "sac", "tqc")
 
 @pytest.mark.parametrize(
     ("algo", "batch_size", "bar"),
-    [pytest.param(algo, 64, 0.5, id=algo) for algo in ALGOS]
+    [
+        # DDPG is TD3's update with one critic, no delay and no smoothing (test_agents.py): its
+        # learning runs in the slow suite only, at both batch sizes
+        pytest.param(algo, 64, 0.5, id=algo, marks=[pytest.mark.slow] if algo == "ddpg" else [])
+        for algo in ALGOS
+    ]
     + [
         pytest.param(algo, 256, 0.85, id=f"{algo}-batch256", marks=pytest.mark.slow)
         for algo in ALGOS
