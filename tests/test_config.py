@@ -95,7 +95,7 @@ def test_paper_table1_settings():
         ("her_strategy=past", "her_strategy='past' is not allowed"),
         ("hidden_sizes=[64, -1]", "hidden_sizes=[64, -1] must be a non-empty list"),
         ("eval_every=1000", "eval_every=1000 must be a multiple of num_envs=16"),
-        ("env=PandaStack", "env='PandaStack' is not allowed"),
+        ("env=PandaStak", "env='PandaStak' is not allowed"),
         ("env_config.episode_length=0", "episode_length=0 must be an integer >= 1"),
         ("env_config.gravity=1", "unknown configuration key(s) ['gravity'] for PandaReach"),
         ("learning_rat=0.1", "unknown configuration key(s) ['learning_rat']"),
