@@ -16,9 +16,10 @@ results.json and one learning-curve PNG per reward x replay.
 ``panda-gym`` trains each of PandaReach, PandaPush, PandaSlide, PandaPickAndPlace and PandaStack
 (sparse reward, end-effector control, HER; the zoo gives Flip no budget) with each algorithm (by
 default TD3, SAC and TQC, the zoo's own; DDPG on request) from the task's recipe in
-configs/recipes (the GPU recipe where JAX runs on a GPU), for the zoo's budget of environment steps per seed times
---budget-scale; one scan per task, one program per algorithm, seeds batched. report.md is one
-table, task x algorithm, with the zoo's budget and published return beside each task.
+configs/recipes (the GPU recipe where JAX runs on a GPU), for the zoo's budget of environment
+steps per seed times --budget-scale; one scan per task, one program per algorithm, seeds
+batched. report.md is one table, task x algorithm, with the zoo's budget and published return
+beside each task.
 """
 
 from __future__ import annotations
