@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     gpu_parser.add_argument(
         "--part-seconds", default=None, metavar="S",
-        help="start no further size of a part once it has run S seconds (a lent GPU's minutes)",
+        help="start no further size of a part once it has run S seconds (a GPU held briefly)",
     )  # fmt: skip
     gpu_parser.add_argument("overrides", nargs="*", help="key=value settings over both configs")
     fidelity_parser = add(
