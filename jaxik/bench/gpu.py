@@ -15,9 +15,9 @@ benchmarks' measurements one after another:
 A size that does not fit in the device's memory is skipped and named as such; any other failure
 of one size or part is recorded with its error and the others still run. A GPU is often
 available for minutes only, so each part may be given a time (``part_seconds``): once it is
-spent, the
-part starts no further size (its first always runs) and names those it left out; and the files
-are rewritten after every part, so a run stopped from outside keeps the parts it finished.
+spent, the part starts no further size (its first always runs) and names those it left out; and
+the files are rewritten after every part, so a run stopped from outside keeps the parts it
+finished.
 ``--rehearse`` runs the same code at tiny sizes on PlanarReach (seconds on a CPU): the default
 suite runs it, so the command works the first time it meets a GPU.
 """
