@@ -34,6 +34,7 @@ from flax import struct
 
 from envs.validation import check_choice
 from jaxik.config import HER_STRATEGIES
+from jaxik.device import lockstep
 
 STRATEGIES = HER_STRATEGIES
 NO_ENV_AXIS = -1  # in env_axes: a leaf without an environment axis
@@ -70,7 +71,7 @@ class Batch:
 @struct.dataclass
 class HerBuffer:
     data: Transitions  # leaves [num_rows, num_envs, ...]
-    rows_written: jax.Array  # int32 scalar: iterations inserted so far
+    rows_written: jax.Array = lockstep.counter()  # int32 scalar: iterations inserted so far
 
     @property
     def num_rows(self) -> int:

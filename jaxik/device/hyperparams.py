@@ -1,11 +1,12 @@
 """The float hyperparameters, carried as arrays in the training state instead of baked into the
 compiled program as constants.
 
-They are the ``TrainConfig`` fields marked ``config.hyperparameter``; ``Hyperparams`` is made
-from those marks, so a new one is declared once, on its field. Because they are leaves, one
-compiled program serves any of their values, and ``jax.vmap`` over a stacked ``Hyperparams``
-trains a grid of them at once (``jaxik.host.scan``). Everything else in ``TrainConfig`` (sizes,
-counts, choices) shapes the program and is static.
+They are the ``TrainConfig`` fields marked ``config.hyperparameter``; ``Hyperparams`` names
+them again, in the same order, so that editors and type checkers see its fields (a new one is
+marked on its field and added here; tests/test_config.py checks that the two agree). Because
+they are leaves, one compiled program serves any of their values, and ``jax.vmap`` over a
+stacked ``Hyperparams`` trains a grid of them at once (``jaxik.host.scan``). Everything else in
+``TrainConfig`` (sizes, counts, choices) shapes the program and is static.
 """
 
 from __future__ import annotations
@@ -21,18 +22,25 @@ from jaxik import config as config_lib
 FIELDS = config_lib.hyperparameter_names()
 """TrainConfig fields that are leaves: a scan over them does not recompile."""
 
-Hyperparams = struct.dataclass(
-    type(
-        "Hyperparams",
-        (),
-        {
-            "__annotations__": dict.fromkeys(FIELDS, jax.Array),
-            "__module__": __name__,
-            "__doc__": "One float32 array per hyperparameter (scalars, or [runs] when stacked "
-            "for a scan), named as in TrainConfig: " + ", ".join(FIELDS) + ".",
-        },
-    )
-)
+
+@struct.dataclass
+class Hyperparams:
+    """One float32 array per hyperparameter (scalars, or [runs] when stacked for a scan), named
+    and ordered as the TrainConfig fields marked ``hyperparameter`` (``FIELDS``; a test keeps
+    the two lists one)."""
+
+    her_future_prob: jax.Array
+    learning_rate: jax.Array
+    weight_decay: jax.Array
+    gamma: jax.Array
+    tau: jax.Array
+    noise_std: jax.Array
+    ou_theta: jax.Array
+    random_action_prob: jax.Array
+    action_l2: jax.Array
+    target_noise: jax.Array
+    target_noise_clip: jax.Array
+    init_alpha: jax.Array
 
 
 def from_config(config: config_lib.TrainConfig) -> Hyperparams:

@@ -26,7 +26,7 @@ from flax import struct
 
 import envs
 from jaxik.config import TrainConfig
-from jaxik.device import agents, her
+from jaxik.device import agents, her, lockstep
 from jaxik.device import evaluation as evaluation_lib
 from jaxik.device import hyperparams as hyperparams_lib
 from jaxik.device import normalizer as normalizer_lib
@@ -41,7 +41,7 @@ class TrainState:
     env_state: State  # batched over num_envs, auto-resetting
     exploration: Any  # the agent's per-environment exploration state (DDPG/TD3: the noise)
     key: jax.Array
-    iteration: jax.Array  # int32: iterations done
+    iteration: jax.Array = lockstep.counter()  # int32: iterations done
     hp: hyperparams_lib.Hyperparams  # the float hyperparameters, as arrays
 
     def env_axes(self) -> TrainState:
@@ -112,6 +112,19 @@ def greedy_action(
     (SAC: tanh of its Gaussian's mean). What evaluation, jaxik.policy and the render use."""
     x = network_input(config, normalizer, obs["observation"], obs["desired_goal"])
     return agent.act(agent_state, x, jax.random.key(0), explore=False)
+
+
+def chained(iterations: Callable, evaluation: Callable) -> Callable:
+    """A chunk: ``iterations`` then ``evaluation``, their metrics merged. The one definition,
+    traced inside ``make_train``'s scan and called by the host on the two compiled pieces
+    (jaxik.host.pieces.chunk)."""
+
+    def chunk(state):
+        state, metrics = iterations(state)
+        state, eval_metrics = evaluation(state)
+        return state, {**metrics, **eval_metrics}
+
+    return chunk
 
 
 def make_train(config: TrainConfig) -> Callable[..., tuple[TrainState, dict]]:
@@ -291,10 +304,7 @@ def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[
         key, eval_key = jax.random.split(state.key)
         return state.replace(key=key), evaluate_policy((state.agent, state.normalizer), eval_key)
 
-    def chunk(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        state, metrics = iterations(state)
-        state, eval_metrics = evaluation(state)
-        return state, {**metrics, **eval_metrics}
+    chunk = chained(iterations, evaluation)
 
     def train(
         key: jax.Array, hp: hyperparams_lib.Hyperparams | None = None

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxik.device import hyperparams, trainer
+from jaxik.device import hyperparams, lockstep, trainer
 from jaxik.host import executables, scan, sharding
 
 # LLVM's optimisation level for the init piece on the CPU: 2 rather than XLA's default 3. Init
@@ -86,30 +85,23 @@ def compiler_options(name: str) -> dict[str, Any]:
 
 def chunk(compiled: dict[str, Any]) -> Callable[[Any], tuple[Any, dict[str, Any]]]:
     """One chunk on the device: its iterations, then its evaluation; their metrics merged."""
-    iterations, evaluation = compiled["iterations"], compiled["evaluation"]
-
-    def chunk(state):
-        state, metrics = iterations(state)
-        state, eval_metrics = evaluation(state)
-        return state, {**metrics, **eval_metrics}
-
-    return chunk
+    return trainer.chained(compiled["iterations"], compiled["evaluation"])
 
 
 def vmap_runs(part: Callable) -> Callable:
     """``jax.vmap(part)`` over a program's runs, with the lockstep counters shared.
 
-    Every integer scalar of a run's state is a counter that all runs of a program advance
-    together (iterations, gradient updates, Adam's step count, rows written into the buffer).
-    Under a plain vmap they are batched, and so is any ``lax.cond`` predicate made from them
-    (warm-up, TD3's policy delay): the cond then runs both branches for every run. Here each
-    run sees run 0's counters, unbatched, so those conds stay conds; the counters come out
-    broadcast to every run, as they went in.
+    The counters (jaxik.device.lockstep: iterations, gradient updates, Adam's step count, rows
+    written into the buffer) are declared fields of the state that all runs of a program advance
+    together. Under a plain vmap they are batched, and so is any ``lax.cond`` predicate made
+    from them (warm-up, TD3's policy delay): the cond then runs both branches for every run.
+    Here each run sees run 0's counters, unbatched, so those conds stay conds; the counters
+    come out broadcast to every run, as they went in. Every other leaf is each run's own.
     """
 
     def run_all(states):
         leaves, tree = jax.tree.flatten(states)
-        counter = [leaf.ndim == 1 and jnp.issubdtype(leaf.dtype, jnp.integer) for leaf in leaves]
+        counter = lockstep.marks(states)
         shared = [leaf[0] if c else None for leaf, c in zip(leaves, counter, strict=True)]
 
         def one(state):

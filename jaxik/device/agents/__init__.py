@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from envs.validation import check_choice
 from jaxik import config as config_lib
+from jaxik.config import TrainConfig
 from jaxik.device.agents import ddpg, sac, td3, tqc
 from jaxik.device.agents.common import Agent
 
@@ -13,7 +14,7 @@ assert tuple(MAKERS) == config_lib.ALGOS, "every algorithm the config allows has
 ALGOS = config_lib.ALGOS
 
 
-def make(config, in_dim: int, action_size: int) -> Agent:
+def make(config: TrainConfig, in_dim: int, action_size: int) -> Agent:
     """The learner ``config.algo`` for inputs [in_dim] and actions [action_size]."""
     check_choice("algo", config.algo, MAKERS)
     return MAKERS[config.algo](config, in_dim, action_size)

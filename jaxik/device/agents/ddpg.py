@@ -4,11 +4,12 @@ exploration: Gaussian or Ornstein-Uhlenbeck noise on the actor's action."""
 
 from __future__ import annotations
 
+from jaxik.config import TrainConfig
 from jaxik.device.agents.common import Agent
 from jaxik.device.agents.td3 import make_deterministic
 
 
-def make(config, in_dim: int, action_size: int) -> Agent:
+def make(config: TrainConfig, in_dim: int, action_size: int) -> Agent:
     return make_deterministic(
         config,
         in_dim,

@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxik.config import TrainConfig
+from jaxik.device import lockstep
 from jaxik.device.agents import common
 from jaxik.device.agents.common import Agent, Update
 from jaxik.device.hyperparams import Hyperparams
@@ -57,10 +59,10 @@ class SacState:
     actor_opt_state: optax.OptState
     critic_opt_state: optax.OptState
     alpha_opt_state: optax.OptState
-    updates: jax.Array  # int32
+    updates: jax.Array = lockstep.counter()  # int32
 
 
-def make(config, in_dim: int, action_size: int) -> Agent:
+def make(config: TrainConfig, in_dim: int, action_size: int) -> Agent:
     """``config`` supplies hidden_sizes, max_grad_norm and clip_target; the float settings come
     as ``hp``."""
 
@@ -80,7 +82,9 @@ def make(config, in_dim: int, action_size: int) -> Agent:
     return make_maximum_entropy(config, in_dim, action_size, critics)
 
 
-def make_maximum_entropy(config, in_dim: int, action_size: int, critics: Critics) -> Agent:
+def make_maximum_entropy(
+    config: TrainConfig, in_dim: int, action_size: int, critics: Critics
+) -> Agent:
     """SAC's actor, temperature and update around ``critics``; ``config`` supplies
     hidden_sizes and max_grad_norm."""
     actor = GaussianActor(config.hidden_sizes, action_size)

@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxik.config import TrainConfig
+from jaxik.device import lockstep
 from jaxik.device.agents import common
 from jaxik.device.agents.common import Agent, Update
 from jaxik.device.hyperparams import Hyperparams
@@ -24,11 +26,11 @@ class DeterministicState:
     target_critic_params: dict
     actor_opt_state: optax.OptState
     critic_opt_state: optax.OptState
-    updates: jax.Array  # int32: critic updates so far
+    updates: jax.Array = lockstep.counter()  # int32: critic updates so far
 
 
 def make_deterministic(
-    config,
+    config: TrainConfig,
     in_dim: int,
     action_size: int,
     num_critics: int,
@@ -151,7 +153,7 @@ def make_deterministic(
     )
 
 
-def make(config, in_dim: int, action_size: int) -> Agent:
+def make(config: TrainConfig, in_dim: int, action_size: int) -> Agent:
     return make_deterministic(
         config,
         in_dim,

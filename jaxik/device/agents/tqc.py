@@ -14,6 +14,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxik.config import TrainConfig
 from jaxik.device.agents import common, sac
 from jaxik.device.agents.common import Agent, Update
 from jaxik.device.hyperparams import Hyperparams
@@ -59,7 +60,7 @@ def mean_quantile(q: jax.Array) -> jax.Array:
     return q.mean(axis=(0, 2))
 
 
-def make(config, in_dim: int, action_size: int) -> Agent:
+def make(config: TrainConfig, in_dim: int, action_size: int) -> Agent:
     """``config`` supplies hidden_sizes, max_grad_norm, clip_target, quantile_critics, quantiles
     and dropped_quantiles (per critic); the float settings come as ``hp``."""
 
