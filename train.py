@@ -1,14 +1,15 @@
-"""Train DDPG, TD3 or SAC with HER on a reach task: one run, or a scan of seeds and settings.
+"""Train DDPG, TD3, SAC or TQC with HER on a task: one run, or a scan of seeds and settings.
 
     python train.py --config configs/default.yaml [key=value ...] [--out runs/NAME]
     python train.py --config configs/default.yaml seeds=16             # 16 seeds, one program
-    python train.py seeds=4 sweep.lr=[1e-3,3e-4] sweep.tau=[0.05,0.01] # 2x2 grid x 4 seeds
+    python train.py seeds=4 "sweep.lr=[1e-3,3e-4]" "sweep.tau=[0.05,0.01]"  # 2x2 grid x 4 seeds
     python train.py --resume runs/NAME                                 # continue a stopped run
 
 Overrides use the config's field names (see jaxik/config.py), e.g. ``algo=sac seed=3
 env_config.terminate_on_success=false``; ``seeds`` and ``sweep.NAME=[...]`` make a scan (see
 jaxik/host/scan.py). Everything is written into --out. Ctrl-C finishes the current chunk, saves a
-checkpoint and exits with status 130; --resume continues exactly where it stopped.
+checkpoint and exits with status 130; --resume continues exactly where it stopped. From Python,
+``jaxik.train`` (jaxik/training.py) does the same and returns the results.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import threading
 from pathlib import Path
 
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
+from jaxik import training
 from jaxik.host import executables, recorder, run, scan
 from jaxik.host.checkpoint import CheckpointError
 from jaxik.host.outputs import OutputError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
+DEFAULT_CONFIG = training.DEFAULT_CONFIG
 
 
 def settle_background_writes() -> None:
@@ -44,7 +46,7 @@ def settle_background_writes() -> None:
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
-def main(argv: list[str] | None = None) -> int:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -77,16 +79,29 @@ def main(argv: list[str] | None = None) -> int:
         help="with --distributed: this process's id, 0 to N-1 (else detected)",
     )
     parser.add_argument("overrides", nargs="*", help="key=value settings over the config file")
+    return parser
+
+
+def load_plan(args: argparse.Namespace) -> tuple[Path, scan.Scan]:
+    """The config file the arguments name and the scan they ask for, validated (ValueError or
+    OSError naming the problem; CheckpointError for a --resume folder that holds no run)."""
+    source = args.resume / "config.yaml" if args.resume else args.config or DEFAULT_CONFIG
+    if args.resume is not None and not source.is_file():
+        raise CheckpointError(f"{args.resume} has no config.yaml: not a run folder")
+    plan = scan.load(source, args.overrides)
+    if args.resume is not None:
+        run.check_resumable(scan.load(source), plan)
+    return source, plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
     args = parser.parse_args(argv)
     if args.resume is not None and (args.config is not None or args.out is not None):
         parser.error("--resume RUN_DIR takes its config and output folder from RUN_DIR")
     source = args.resume / "config.yaml" if args.resume else args.config or DEFAULT_CONFIG
     try:
-        if args.resume is not None and not source.is_file():
-            raise CheckpointError(f"{args.resume} has no config.yaml: not a run folder")
-        plan = scan.load(source, args.overrides)
-        if args.resume is not None:
-            run.check_resumable(scan.load(source), plan)
+        source, plan = load_plan(args)
     except (ValueError, OSError) as error:
         print(f"{source}: {error}", file=sys.stderr)
         return 2
@@ -108,14 +123,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     out = args.resume or args.out or Path("runs") / source.stem
     try:
-        result = run.run_scan(plan, out, resume=args.resume is not None)
+        result = training.train(plan, out=out, resume=args.resume is not None)
     except (CheckpointError, OutputError) as error:
         settle_background_writes()
         print(f"{out}: {error}", file=sys.stderr)
         return 2
-    if result["interrupted"]:
+    if result.interrupted:
         return 130
-    print(recorder.describe(result))
+    print(recorder.describe(result.summary))
     print(f"Outputs in {out}/")
     return 0
 

@@ -82,9 +82,11 @@ def test_every_module_sits_in_a_wing_or_is_a_door():
         "jaxik.export",
         "jaxik.gym_envs",
         "jaxik.gym_registration",
+        "jaxik.loggers",
         "jaxik.policy",
         "jaxik.render",
         "jaxik.reproduce",
+        "jaxik.training",
     ]
 
 

@@ -90,6 +90,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(tmp_path):
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stderr.decode()[-2000:]
     assert "Traceback" not in stderr.decode()
+    assert "stopping after the chunk under way" in stderr.decode()
     done = len(metrics(out))
     assert 1 <= done < 100
     assert sorted(int(p.name) for p in (out / "checkpoints").iterdir())[-1] == done

@@ -74,7 +74,8 @@ class RunWriter:
     """Writes per-evaluation metrics to metrics.csv and TensorBoard as they arrive, so an
     interrupted run keeps every row written before it stopped. ``rows`` are those of a resumed
     run's checkpoint: metrics.csv is rewritten with them, and TensorBoard discards its events
-    from later steps (rows the checkpoint did not cover)."""
+    from later steps (rows the checkpoint did not cover). Only the main process (``is_main``)
+    writes; elsewhere every call does nothing."""
 
     def __init__(
         self,
@@ -85,11 +86,9 @@ class RunWriter:
         is_main: bool = True,
     ):
         self.out = Path(out)
-        self.rows: list[dict[str, float]] = []
         self._active = is_main
         self._csv = self._csv_file = self._tensorboard = None
         if not is_main:
-            self.rows = list(rows)
             return
         write_config(self.out, config)
         # metrics.csv is rewritten with the rows the checkpoint holds, atomically, then appended
@@ -107,7 +106,6 @@ class RunWriter:
             SummaryWriter = _summary_writer_class()
             purge = int(rows[-1]["env_steps"]) + 1 if rows else None
             self._tensorboard = SummaryWriter(str(self.out / "tensorboard"), purge_step=purge)
-        self.rows.extend(rows)
 
     def _write_csv(self, row: dict[str, float]) -> None:
         if self._csv is None:
@@ -116,7 +114,6 @@ class RunWriter:
         self._csv.writerow(row)
 
     def add(self, row: dict[str, float]) -> None:
-        self.rows.append(row)
         if not self._active:
             return
         self._write_csv(row)

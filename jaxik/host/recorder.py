@@ -17,6 +17,7 @@ Every program is a scan of one or more runs, so there is one layout: a single ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -25,47 +26,104 @@ from typing import Any
 import numpy as np
 
 from jaxik.host import outputs, scan, statistics
+from jaxik.host.checkpoint import CheckpointError
 
 FIRST_COLUMNS = ("env_steps", "eval_success", "eval_return", "eval_length", "train_success")
+
+
+@dataclasses.dataclass
+class HostRecord:
+    """The host's side of a program's progress, saved as JSON with every checkpoint; its one
+    writer is the program's ``Recorder``.
+
+    The seconds are summed over every process that worked on the program, so a resumed run's
+    rates and times to target count all of its work: ``compile_seconds`` (building, restoring
+    and compiling), ``train_seconds`` (running chunks and logging them) and ``wall_seconds``
+    (everything, checkpoint writes included).
+    """
+
+    config: dict[str, Any]  # the program's configuration (scan.Program.to_dict)
+    chunks: int = 0  # chunks (evaluations) done
+    rows: list[dict[str, float]] = dataclasses.field(default_factory=list)  # metrics.csv rows
+    solved_at: list[dict[str, float] | None] = dataclasses.field(default_factory=list)
+    """Per run: env_steps, wall_seconds and train_seconds at its first evaluation that reached
+    success_target, or None."""
+    compile_seconds: float = 0.0
+    train_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    @property
+    def env_steps(self) -> int:
+        """Environment steps per run so far: the newest row's, as the device counted them."""
+        return int(self.rows[-1]["env_steps"]) if self.rows else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any], where: Path) -> HostRecord:
+        names = {field.name for field in dataclasses.fields(cls)}
+        if not isinstance(values, dict) or set(values) != names:
+            keys = sorted(values) if isinstance(values, dict) else values
+            raise CheckpointError(
+                f"the checkpoint {where} holds a host record with keys {keys}, expected "
+                f"{sorted(names)}: it was written by another version of jaxik"
+            )
+        return cls(**values)
 
 
 class Recorder:
     """One program's results, from its first chunk to its summary.
 
-    ``record`` is the program's ``run.HostRecord`` (restored from a checkpoint when resuming):
-    the recorder appends to its ``rows`` and fills its ``solved_at``, which are saved with every
-    checkpoint; its times are the loop's. Only the main process writes files (``is_main``).
+    It owns the program's ``HostRecord`` (``record``; restored from a checkpoint when resuming)
+    and is its only writer: ``add`` counts the chunk, its time and its rows in it, so that the
+    record saved with a checkpoint always matches the rows written. Only the main process
+    writes files (``is_main``).
     """
 
-    def __init__(self, out: Path, program: scan.Program, record: Any, is_main: bool = True):
+    def __init__(
+        self,
+        out: Path,
+        program: scan.Program,
+        record: HostRecord,
+        compile_seconds: float,
+        is_main: bool = True,
+    ):
         self.out = Path(out)
         self.program = program
         self.record = record
+        self.record.compile_seconds += compile_seconds
         self.is_main = is_main
         self.labels = run_labels(program)
         self.writer = outputs.RunWriter(
             out, program.to_dict(), record.rows, tensorboard=len(program.runs) == 1,
             is_main=is_main,
         )  # fmt: skip
-        record.rows = self.writer.rows
 
-    def add(self, metrics: dict[str, Any]) -> tuple[float, int]:
-        """Records one chunk's ``metrics`` (host arrays, leaves [runs]); returns the mean
-        evaluation success over runs and how many runs have reached the target so far."""
+    def add(
+        self, metrics: dict[str, Any], chunk_seconds: float, wall_seconds: float
+    ) -> tuple[float, int]:
+        """Records one chunk: its ``metrics`` (host arrays, leaves [runs]), the seconds it took
+        and the program's wall-clock seconds so far (all processes). Returns the mean evaluation
+        success over runs and how many runs have reached the target so far."""
+        record = self.record
+        record.chunks += 1
+        record.train_seconds += chunk_seconds
+        record.wall_seconds = wall_seconds
         for i, labels in enumerate(self.labels):
-            row = metrics_row(metrics, i)
-            self.writer.add({**labels, **row, "wall_seconds": self.record.wall_seconds})
+            row = {**labels, **metrics_row(metrics, i), "wall_seconds": wall_seconds}
+            record.rows.append(row)
+            self.writer.add(row)
         success = np.asarray(metrics["eval_success"])
-        steps = float(np.asarray(metrics["env_steps"])[0])
         target = self.program.config.success_target
         for i, value in enumerate(success):
-            if self.record.solved_at[i] is None and statistics.reached(value, target):
-                self.record.solved_at[i] = {
-                    "env_steps": steps,
-                    "wall_seconds": self.record.wall_seconds,
-                    "train_seconds": self.record.train_seconds,
+            if record.solved_at[i] is None and statistics.reached(value, target):
+                record.solved_at[i] = {
+                    "env_steps": float(record.env_steps),
+                    "wall_seconds": wall_seconds,
+                    "train_seconds": record.train_seconds,
                 }
-        return float(success.mean()), sum(s is not None for s in self.record.solved_at)
+        return float(success.mean()), sum(s is not None for s in record.solved_at)
 
     def close(self) -> None:
         self.writer.close()
@@ -136,10 +194,10 @@ def curves(rows: list[dict[str, float]], num_runs: int, names: list[str]) -> dic
     return {name: np.asarray([[row[name] for row in run] for run in per_run]) for name in names}
 
 
-def program_summary(program: scan.Program, record: Any) -> dict[str, Any]:
+def program_summary(program: scan.Program, record: HostRecord) -> dict[str, Any]:
     """Each run's final results (every metric of its last chunk), then per setting (float
     values) and overall aggregates over seeds: mean, std, interquartile mean, 95 % bootstrap CI.
-    ``record`` is the run's ``run.HostRecord``; its times are summed over every process that
+    ``record`` is the program's ``HostRecord``; its times are summed over every process that
     worked on the program."""
     config = program.config
     final = {int(row["run"]): row for row in record.rows}  # the last row of each run

@@ -5,9 +5,10 @@ one): the device runs one chunk (``iterations_per_eval`` iterations, then an eva
 compiled pieces, built side by side by jaxik.host.pieces and kept on disk by
 jaxik.host.executables) per call for all runs of the program, and returns metrics with a
 leading [runs] axis. Between calls the host hands the metrics to the program's recorder
-(jaxik.host.recorder: files, aggregates, summary), updates the progress bar, saves checkpoints
-with its ``HostRecord`` and decides whether to stop. Ctrl-C lets the current chunk finish, saves
-a checkpoint and returns; ``train.py --resume`` continues from it exactly.
+(jaxik.host.recorder: files, aggregates, summary, and the ``HostRecord`` it alone writes),
+calls the callbacks, updates the progress bar, saves checkpoints with the record and decides
+whether to stop. Ctrl-C lets the current chunk finish, saves a checkpoint and returns;
+``train.py --resume`` continues from it exactly.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -38,6 +38,11 @@ from jaxik.host import (
     sharding,
 )
 from jaxik.host.checkpoint import CheckpointError
+from jaxik.host.recorder import HostRecord
+
+Callback = Callable[["ChunkResult"], "bool | None"]
+"""Called on the host after each chunk; returning False stops the run after that chunk, with a
+checkpoint saved, as Ctrl-C does (``train.py --resume`` continues it)."""
 
 RESUMABLE = config_lib.resumable_names()
 """Settings a resumed run may change: they decide how long it runs, not what a chunk does
@@ -45,12 +50,19 @@ RESUMABLE = config_lib.resumable_names()
 
 
 class Interrupt:
-    """Ctrl-C asks the loop to stop after the current chunk (a second Ctrl-C aborts at once).
-    ``after_chunks`` stops after that many chunks of this process (tests use it)."""
+    """Ctrl-C asks the loop to stop after the current chunk, and says so at once; a second
+    Ctrl-C raises KeyboardInterrupt at once, losing what was done since the last checkpoint.
+    ``after_chunks`` stops after that many chunks of this process (tests use it).
+
+    The loop tells it where the run stands (``chunk_seconds``: the last chunk's duration;
+    ``saved``: the newest checkpoint's chunk) so that the message can say how long the wait may
+    be and what a second Ctrl-C loses."""
 
     def __init__(self, after_chunks: int | None = None):
         self.requested = False
         self.after_chunks = after_chunks
+        self.chunk_seconds: float | None = None
+        self.saved: int | None = None
         self._previous = None
 
     def __enter__(self) -> Interrupt:
@@ -62,6 +74,20 @@ class Interrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        print(self.message(), file=sys.stderr, flush=True)
+
+    def message(self) -> str:
+        """What the first Ctrl-C answers."""
+        wait = (
+            f" (a chunk took {self.chunk_seconds:.0f} s)"
+            if self.chunk_seconds is not None
+            else " (after compiling)"
+        )
+        saved = "the start" if self.saved is None else f"chunk {self.saved}"
+        return (
+            f"\nCtrl-C: stopping after the chunk under way{wait}, then saving a checkpoint. "
+            f"Ctrl-C again stops now and loses everything after {saved}."
+        )
 
     def __exit__(self, *exc) -> None:
         if self._previous is not None:
@@ -71,6 +97,31 @@ class Interrupt:
         return self.requested or (
             self.after_chunks is not None and chunks_done_here >= self.after_chunks
         )
+
+
+def wait_for(tree: Any, poll_seconds: float = 0.05) -> None:
+    """Blocks until every array of ``tree`` is computed, sleeping in Python between checks so
+    that a Ctrl-C is answered at once rather than when the device is done."""
+    leaves = [leaf for leaf in jax.tree.leaves(tree) if isinstance(leaf, jax.Array)]
+    while not all(leaf.is_ready() for leaf in leaves):
+        time.sleep(poll_seconds)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkResult:
+    """What a callback is given after each chunk: the chunk's metrics.csv rows (one per run of
+    the program: run, seed, swept values, env_steps, eval_success, eval_return, ...,
+    wall_seconds) and where the program stands. Under ``jax.distributed`` every process calls
+    its callbacks with the same values."""
+
+    program: str  # the program's name in its scan ("" for a scan's only program)
+    chunk: int  # chunks done, counting those before a resume (1 after the first)
+    num_chunks: int  # chunks in the program (config.num_evals)
+    env_steps: int  # environment steps per run so far
+    rows: tuple[dict[str, float], ...]  # this chunk's metrics, one row per run
+    success: float  # mean evaluation success over the runs
+    solved: int  # runs that have reached success_target so far
+    wall_seconds: float  # since the program started, compiling included (all processes)
 
 
 def check_resumable(saved: scan.Scan, wanted: scan.Scan) -> None:
@@ -84,41 +135,6 @@ def check_resumable(saved: scan.Scan, wanted: scan.Scan) -> None:
             )
 
 
-@dataclasses.dataclass
-class HostRecord:
-    """The host's side of a program's progress, saved as JSON with every checkpoint.
-
-    The seconds are summed over every process that worked on the program, so a resumed run's
-    rates and times to target count all of its work: ``compile_seconds`` (building, restoring
-    and compiling), ``train_seconds`` (running chunks and logging them) and ``wall_seconds``
-    (everything, checkpoint writes included).
-    """
-
-    config: dict[str, Any]  # the program's configuration (scan.Program.to_dict)
-    chunks: int = 0  # chunks (evaluations) done
-    rows: list[dict[str, float]] = dataclasses.field(default_factory=list)  # metrics.csv rows
-    solved_at: list[dict[str, float] | None] = dataclasses.field(default_factory=list)
-    """Per run: env_steps, wall_seconds and train_seconds at its first evaluation that reached
-    success_target, or None."""
-    compile_seconds: float = 0.0
-    train_seconds: float = 0.0
-    wall_seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, values: dict[str, Any], where: Path) -> HostRecord:
-        names = {field.name for field in dataclasses.fields(cls)}
-        if not isinstance(values, dict) or set(values) != names:
-            keys = sorted(values) if isinstance(values, dict) else values
-            raise CheckpointError(
-                f"the checkpoint {where} holds a host record with keys {keys}, expected "
-                f"{sorted(names)}: it was written by another version of jaxik"
-            )
-        return cls(**values)
-
-
 def program_dir(out: Path, program: scan.Program) -> Path:
     return out / program.name if program.name else out
 
@@ -130,12 +146,14 @@ def run_scan(
     cache: bool = True,
     resume: bool = False,
     interrupt: Interrupt | None = None,
+    callbacks: tuple[Callback, ...] = (),
 ) -> dict[str, Any]:
     """Trains every program of ``plan`` one after another into ``out`` and returns the summary
     (with "interrupted": True if it stopped early). A scan of one program writes everything into
     ``out``; with several, each has its own folder under ``out``, and ``out`` holds the scan's
     config.yaml (what --resume reads), table, plot and summary. ``resume`` continues each program
-    from its newest checkpoint; a program with none starts from the beginning."""
+    from its newest checkpoint; a program with none starts from the beginning. ``callbacks`` are
+    called after every chunk of every program (``ChunkResult``)."""
     console = console or Console()
     out = Path(out)
     programs = plan.programs
@@ -150,7 +168,13 @@ def run_scan(
         for program in programs:
             summaries.append(
                 run_program(
-                    program, program_dir(out, program), console, resume, stop, programs_cache
+                    program,
+                    program_dir(out, program),
+                    console,
+                    resume,
+                    stop,
+                    programs_cache,
+                    callbacks,
                 )
             )
             if summaries[-1]["interrupted"]:
@@ -210,60 +234,26 @@ def run_program(
     resume: bool,
     stop: Interrupt,
     programs_cache: Path | None = None,
+    callbacks: tuple[Callback, ...] = (),
 ) -> dict[str, Any]:
     """Trains one program (one run, or a vmapped batch of runs) into ``out``; compiled pieces
     come from and go to ``programs_cache`` (jaxik.host.executables) when given."""
     start = time.perf_counter()
-    config, runs = program.config, program.runs
+    config = program.config
     jitted, chunk, state, record = begin(program, out, console, resume, programs_cache)
     store = checkpoint.Checkpoints(out)  # nothing is written before the restore succeeded
+    stop.saved = store.latest()
     compile_here = time.perf_counter() - start
-    record.compile_seconds += compile_here
-    wall_before = record.wall_seconds
-    title = f"{config.algo.upper()} on {config.env}"
     console.print(
-        f"{title}: {len(runs)} run(s) x {config.num_envs} environments, "
-        f"{config.num_evals * config.eval_every:,} steps each, on {sharding.describe(jitted.mesh)}"
-        f"; compiled in {compile_here:.1f} s"
+        f"{config.algo.upper()} on {config.env}: {len(program.runs)} run(s) x "
+        f"{config.num_envs} environments, {config.num_evals * config.eval_every:,} steps each, "
+        f"on {sharding.describe(jitted.mesh)}; compiled in {compile_here:.1f} s"
     )
-
-    results = recorder.Recorder(out, program, record, is_main=is_main_process())
-    interrupted = False
-    steps_before, train_here = record.chunks * config.eval_every, 0.0
+    results = recorder.Recorder(out, program, record, compile_here, is_main=is_main_process())
     try:
-        with Progress(*progress_columns(), console=console, transient=False) as progress:
-            task = progress.add_task(
-                "env steps", total=config.num_evals * config.eval_every, status="",
-                completed=steps_before,
-            )  # fmt: skip
-            done_here = 0
-            while record.chunks < config.num_evals:
-                chunk_start = time.perf_counter()
-                state, metrics = chunk(state)
-                metrics = to_host(metrics)
-                record.chunks += 1
-                done_here += 1
-                chunk_seconds = time.perf_counter() - chunk_start
-                train_here += chunk_seconds
-                record.train_seconds += chunk_seconds
-                record.wall_seconds = wall_before + time.perf_counter() - start
-                success, solved = results.add(metrics)
-                steps = float(np.asarray(metrics["env_steps"])[0])
-                speed = (steps - steps_before) * len(runs) / max(train_here, 1e-9)
-                status = f"success {success:.0%}  " + (
-                    f"{solved}/{len(runs)} solved  " if len(runs) > 1 else ""
-                )
-                progress.update(task, completed=int(steps), status=status + f"{speed:,.0f} steps/s")
-                if config.stop_on_success and solved == len(runs):
-                    break
-                if stop.stop(done_here):
-                    interrupted = record.chunks < config.num_evals
-                    break
-                every = config.checkpoint_every
-                if every and record.chunks % every == 0 and record.chunks < config.num_evals:
-                    store.save(record.chunks, state, record.to_json())
-            if store.latest() != record.chunks:  # a resumed, finished run has it already
-                store.save(record.chunks, state, record.to_json())
+        state, interrupted = train_chunks(
+            program, chunk, state, results, store, stop, callbacks, console, start
+        )
     except OSError as error:  # metrics.csv or TensorBoard on a full or vanished disk
         raise outputs.OutputError(
             f"could not write into {out} after chunk {record.chunks}: {error}. Checkpoints "
@@ -283,8 +273,69 @@ def run_program(
         interrupted=interrupted,
         device=sharding.describe(jitted.mesh),
         mesh=dict(zip(jitted.mesh.axis_names, jitted.mesh.devices.shape, strict=True)),
-        policy=str((out / "policy").absolute()),
+        policy="policy",  # the policy folder, relative to the run folder
     )
+
+
+def train_chunks(
+    program: scan.Program,
+    chunk: Callable,
+    state: Any,
+    results: recorder.Recorder,
+    store: checkpoint.Checkpoints,
+    stop: Interrupt,
+    callbacks: tuple[Callback, ...],
+    console: Console,
+    start: float,
+) -> tuple[Any, bool]:
+    """Runs chunks until the budget is spent, every run succeeded (``stop_on_success``), Ctrl-C
+    or a callback says stop; checkpoints every ``checkpoint_every`` chunks and at the end.
+    Returns the last state and whether the program stopped before its budget. ``start`` is
+    when this process began the program (its wall-clock time counts from there)."""
+    config, record = program.config, results.record
+    wall_before, steps_before, train_here = record.wall_seconds, record.env_steps, 0.0
+    interrupted = False
+    with Progress(*progress_columns(), console=console, transient=False) as progress:
+        task = progress.add_task(
+            "env steps", total=config.num_evals * config.eval_every, status="",
+            completed=steps_before,
+        )  # fmt: skip
+        done_here = 0
+        while record.chunks < config.num_evals:
+            chunk_start = time.perf_counter()
+            state, metrics = chunk(state)
+            wait_for(metrics)
+            metrics = to_host(metrics)
+            done_here += 1
+            stop.chunk_seconds = time.perf_counter() - chunk_start
+            train_here += stop.chunk_seconds
+            wall = wall_before + time.perf_counter() - start
+            success, solved = results.add(metrics, stop.chunk_seconds, wall)
+            speed = (record.env_steps - steps_before) * len(program.runs) / max(train_here, 1e-9)
+            status = f"success {success:.0%}  " + (
+                f"{solved}/{len(program.runs)} solved  " if len(program.runs) > 1 else ""
+            )
+            progress.update(
+                task, completed=record.env_steps, status=f"{status}{speed:,.0f} steps/s"
+            )
+            report = ChunkResult(
+                program=program.name, chunk=record.chunks, num_chunks=config.num_evals,
+                env_steps=record.env_steps, rows=tuple(record.rows[-len(program.runs):]),
+                success=success, solved=solved, wall_seconds=record.wall_seconds,
+            )  # fmt: skip
+            answers = [callback(report) for callback in callbacks]
+            if config.stop_on_success and solved == len(program.runs):
+                break
+            if stop.stop(done_here) or any(answer is False for answer in answers):
+                interrupted = record.chunks < config.num_evals
+                break
+            every = config.checkpoint_every
+            if every and record.chunks % every == 0 and record.chunks < config.num_evals:
+                store.save(record.chunks, state, record.to_json())
+                stop.saved = record.chunks
+        if store.latest() != record.chunks:  # a resumed, finished run has it already
+            store.save(record.chunks, state, record.to_json())
+    return state, interrupted
 
 
 def progress_columns() -> tuple:
