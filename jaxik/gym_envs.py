@@ -109,6 +109,19 @@ def compute_reward(env, achieved_goal, desired_goal) -> np.ndarray:
     return -distance.astype(np.float32)
 
 
+def check_time_limit(limit: int | None, episode_length: int) -> None:
+    """``gymnasium.make_vec`` passes the id's ``max_episode_steps`` to the vector env, which
+    truncates at the task's episode length: a limit shorter than that would be a spec the
+    episodes do not keep. (``gymnasium.make`` wraps the single env in a TimeLimit instead,
+    which ends episodes at the limit whatever the task's length.)"""
+    if limit is not None and limit < episode_length:
+        raise ValueError(
+            f"episode_length={episode_length} is longer than max_episode_steps={limit}, "
+            f"where gymnasium's TimeLimit would end every episode; pass "
+            f"max_episode_steps={episode_length} to gymnasium.make too"
+        )
+
+
 class _TaskBacked:
     """What the single and the vector env share: the task with its jitted functions, the
     reward, and frames of the current state."""
@@ -225,11 +238,13 @@ class ReachVectorEnv(_TaskBacked, VectorEnv):
         render_mode: str | None = None,
         width: int = 480,
         height: int = 360,
+        max_episode_steps: int | None = None,
         **env_config: Any,
     ):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r} must be a positive integer")
         self._set_task(task, render_mode, (height, width), env_config)
+        check_time_limit(max_episode_steps, self.task.config.episode_length)
         self.num_envs = num_envs
         self.single_observation_space = _observation_space(self.task)
         self.single_action_space = spaces.Box(-1.0, 1.0, (self.task.action_size,), np.float32)

@@ -16,6 +16,8 @@
 
 ``gymnasium.make(id, **env_config)`` gives a ``gymnasium.Env`` and ``gymnasium.make_vec(id,
 num_envs=N)`` a ``gymnasium.vector.VectorEnv`` of one jitted, vmapped MJX batch (jaxik.gym_envs).
+Each id's ``spec.max_episode_steps`` is the task's episode length, 50 (Stack: 100), as in
+panda-gym; a longer ``episode_length`` needs ``max_episode_steps`` as long (``make_vec`` checks).
 Registering imports neither JAX nor MuJoCo: they load when an environment is made.
 """
 
@@ -53,6 +55,9 @@ TASKS = (
     "PlanarReach",
     "PlanarReachDense",
 )
+EPISODE_STEPS = {task: 100 if task.startswith("PandaStack") else 50 for task in TASKS}
+"""Each id's ``max_episode_steps``, as panda-gym registers its tasks (Stack 100, the rest 50):
+the tasks' default ``episode_length`` (tests/test_gym_envs.py checks that they agree)."""
 NAMESPACE = "jaxik"
 VERSION = 0
 
@@ -73,4 +78,5 @@ def register() -> None:
             entry_point="jaxik.gym_envs:ReachEnv",
             vector_entry_point="jaxik.gym_envs:ReachVectorEnv",
             kwargs={"task": task},
+            max_episode_steps=EPISODE_STEPS[task],
         )

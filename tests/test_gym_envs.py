@@ -32,6 +32,29 @@ def test_every_task_is_registered():
         assert gym_id in gym.registry
 
 
+@pytest.mark.parametrize("task", gym_registration.TASKS)
+def test_each_id_limits_episodes_to_its_tasks_length(task):
+    spec = gym.spec(gym_registration.gym_id(task))
+    assert spec.max_episode_steps == envs.make_config(task).episode_length
+    assert spec.max_episode_steps == (100 if task.startswith("PandaStack") else 50)
+
+
+def test_an_episode_longer_than_the_id_needs_max_episode_steps_too():
+    def truncations(env, steps):
+        env.reset(seed=0)
+        return [env.step(np.zeros(2, np.float32))[3] for _ in range(steps)]
+
+    quiet = {"terminate_on_success": False}
+    cut = gym.make("jaxik/PlanarReach-v0", episode_length=80, **quiet)
+    assert truncations(cut, 50) == [False] * 49 + [True]  # gymnasium's TimeLimit, at 50
+    whole = gym.make("jaxik/PlanarReach-v0", episode_length=80, max_episode_steps=80, **quiet)
+    assert truncations(whole, 80) == [False] * 79 + [True]
+    with pytest.raises(ValueError, match=r"episode_length=80 .* max_episode_steps=50"):
+        gym.make_vec("jaxik/PlanarReach-v0", num_envs=2, episode_length=80)
+    vec = gym.make_vec("jaxik/PlanarReach-v0", num_envs=2, episode_length=80, max_episode_steps=80)
+    assert vec.num_envs == 2
+
+
 @pytest.mark.parametrize("gym_id", CHECKED)
 def test_gymnasium_env_checker_passes(gym_id):
     env = gym.make(gym_id, render_mode="rgb_array")
