@@ -5,7 +5,7 @@ every metric and every leaf of the final agent state; ``compare`` says which dif
     python tools/same_numbers.py record OUT.pkl         # with the code of this checkout
     python tools/same_numbers.py compare OLD.pkl NEW.pkl
 
-To compare two commits: ``git worktree add /tmp/old REV`` and run ``record`` there too (the
+To compare two commits: ``git worktree add ../jaxik-old REV`` and run ``record`` there too (the
 script imports the checkout it lives in, not an installed copy).
 """
 

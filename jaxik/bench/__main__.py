@@ -48,7 +48,23 @@ def _positive_ints(option: str, values: list[str]) -> list[int]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def recorded_command(words: list[str]) -> str:
+    """The command as the reports record it, less ``--out`` and its folder: where this machine
+    wrote the report is not part of what was measured."""
+    kept: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word == "--out":
+            skip = True
+        elif not word.startswith("--out="):
+            kept.append(word)
+    return " ".join(["python -m jaxik.bench", *kept])
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per benchmark."""
     parser = argparse.ArgumentParser(
         prog="python -m jaxik.bench",
         description=__doc__,
@@ -149,8 +165,12 @@ def main(argv: list[str] | None = None) -> None:
             "--vs-pandagym", action="store_true",
             help="also run the panda-gym + Stable-Baselines3 equivalent and print the ratios",
         )  # fmt: skip
-    args = parser.parse_args(argv)
-    command = "python -m jaxik.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = make_parser().parse_args(argv)
+    command = recorded_command(sys.argv[1:] if argv is None else argv)
     {
         "env": bench_env,
         "train": bench_train,
