@@ -22,7 +22,8 @@ import numpy as np
 
 import envs
 from jaxik.config import TrainConfig
-from jaxik.device import agents, trainer
+from jaxik.device import agents
+from jaxik.device import trainer as trainer_lib
 from jaxik.host import outputs, pieces, scan
 
 SEEDS = 8
@@ -90,9 +91,9 @@ def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileT
     """One update, an iteration's updates, init, chunk and the vmapped chunk of ``algo``; with
     ``with_shared`` also the evaluation and the HER sample (the same for every algorithm)."""
     cfg = scan.with_values(cfg, {"algo": algo})
-    parts, stages = trainer.make_trainer(cfg), trainer.make_stages(cfg)
+    trainer, stages = trainer_lib.make_trainer(cfg), trainer_lib.make_stages(cfg)
     key = jax.random.key(0)
-    state = jax.eval_shape(parts.init, key)
+    state = jax.eval_shape(trainer.init, key)
     timings = []
     if with_shared:
         timings.append(_timing("all", "evaluation", stages.evaluate, state, key))
@@ -104,7 +105,7 @@ def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileT
         return agent.update(state.agent, batch, key, state.hp)
 
     keys = jax.vmap(jax.random.key)(np.arange(SEEDS))
-    states = jax.eval_shape(jax.vmap(parts.init), keys)
+    states = jax.eval_shape(jax.vmap(trainer.init), keys)
     for name, function, args, piece in (
         ("one update", one_update, (state, batch, key), ""),
         (
@@ -113,13 +114,13 @@ def algo_pieces(cfg: TrainConfig, algo: str, with_shared: bool) -> list[CompileT
             (state, key),
             "",
         ),
-        ("init", parts.init, (key,), "init"),
-        ("iterations piece (a program)", parts.iterations, (state,), "iterations"),
-        ("evaluation piece (a program)", parts.evaluation, (state,), "evaluation"),
-        ("chunk as one program", parts.chunk, (state,), ""),
+        ("init", trainer.init, (key,), "init"),
+        ("iterations piece (a program)", trainer.iterations, (state,), "iterations"),
+        ("evaluation piece (a program)", trainer.evaluation, (state,), "evaluation"),
+        ("chunk as one program", trainer.chunk, (state,), ""),
         (
             f"iterations piece, {SEEDS} seeds vmapped",
-            pieces.vmap_runs(parts.iterations),
+            pieces.vmap_runs(trainer.iterations),
             (states,),
             "iterations",
         ),

@@ -10,7 +10,7 @@ import time
 import jax
 
 from jaxik.config import TrainConfig
-from jaxik.device import trainer
+from jaxik.device import trainer as trainer_lib
 from jaxik.host import outputs, scan
 
 ITERATIONS = 64  # per timed call
@@ -48,10 +48,10 @@ def measure(base: TrainConfig, num_envs: int, batch_size: int, repeats: int = 3)
         {"num_envs": num_envs, "batch_size": batch_size, "learning_starts": 0,
          "eval_every": ITERATIONS * num_envs},
     )  # fmt: skip
-    parts, stages = trainer.make_trainer(cfg), trainer.make_stages(cfg)
+    trainer, stages = trainer_lib.make_trainer(cfg), trainer_lib.make_stages(cfg)
     key = jax.random.key(cfg.seed)
     start = time.perf_counter()
-    state = jax.jit(parts.init)(key)
+    state = jax.jit(trainer.init)(key)
     iterate = jax.jit(stages.iterate, donate_argnums=0).lower(state).compile()
     compile_seconds = time.perf_counter() - start
     state, _ = jax.block_until_ready(iterate(state))

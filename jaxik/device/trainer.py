@@ -6,7 +6,7 @@ hyperparameters are leaves of the state (``state.hp``), so one compiled program 
 their values. ``make_trainer`` exposes its pieces, ``init`` and ``chunk``, for a host loop that
 logs and saves between chunks: a chunk is ``iterations_per_eval`` iterations (``iterations``)
 followed by one evaluation (``evaluation``), and every chunk is the same compiled program
-(jaxik.host.run compiles the two parts as two programs, at the same time).
+(jaxik.host.run compiles the two setup as two programs, at the same time).
 
 An iteration: every training environment takes one step (uniform random actions for the first
 ``learning_starts`` environment steps, then the policy plus exploration), the transitions go into
@@ -16,6 +16,7 @@ the buffer and the input statistics, and ``updates_per_iteration`` gradient upda
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -143,19 +144,28 @@ def make_stages(config: TrainConfig) -> Stages:
     return _build(config, None)[1]
 
 
-def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[Trainer, Stages]:
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """What a configuration's program is made of, built once on the host: the task (its
+    training copies auto-resetting), the agent, the sizes, the evaluation and the HER sampler.
+    The functions below take it first; ``make_trainer`` closes them over it."""
+
+    config: TrainConfig
+    train_env: Any  # envs.AutoResetWrapper of the traced-once task
+    agent: agents.Agent
+    in_dim: int
+    action_size: int
+    evaluate_policy: Callable[[Any, jax.Array], dict[str, jax.Array]]  # ((agent, normaliser), key)
+    sample_her: Callable[..., her.Batch]  # (buffer, key, her_future_prob)
+    trace_hook: Callable[[], None] | None  # called when the iteration body is traced
+
+
+def make_setup(config: TrainConfig, trace_hook: Callable[[], None] | None = None) -> Setup:
     task = envs.make(config.env, **config.env_config)
     env = envs.TraceOnce(task)
-    train_env = envs.AutoResetWrapper(env)
-    obs_shapes = env.observation_size
-    obs_dim, goal_dim = obs_shapes["observation"][0], obs_shapes["desired_goal"][0]
-    action_size = env.action_size
-    in_dim = obs_dim + goal_dim
-    agent = agents.make(config, in_dim, action_size)
-    num_envs = config.num_envs
-
-    def policy_input(normalizer, observation, goal):
-        return network_input(config, normalizer, observation, goal)
+    sizes = env.observation_size
+    in_dim = sizes["observation"][0] + sizes["desired_goal"][0]
+    agent = agents.make(config, in_dim, env.action_size)
 
     def greedy_policy(params, obs):
         agent_state, normalizer = params
@@ -163,41 +173,6 @@ def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[
 
     judged = task.evaluation_env()
     evaluation_env = env if judged is task else envs.TraceOnce(judged)
-    evaluate_policy = evaluation_lib.make_evaluate(
-        evaluation_env, config.num_eval_envs, greedy_policy
-    )
-
-    def transitions(obs: dict, action: jax.Array, stepped: State) -> her.Transitions:
-        """What the buffer keeps of a step from ``obs`` with ``action`` to ``stepped`` (the
-        auto-reset state; its final_obs is the episode's true next observation)."""
-        final_obs = stepped.info["final_obs"]
-        return her.Transitions(
-            observation=obs["observation"],
-            desired_goal=obs["desired_goal"],
-            action=action,
-            next_observation=final_obs["observation"],
-            next_achieved_goal=final_obs["achieved_goal"],
-            nonfinite=stepped.metrics["nonfinite_reset"] > 0,
-            done=stepped.done > 0,
-        )
-
-    def init(key: jax.Array, hp: hyperparams_lib.Hyperparams | None = None) -> TrainState:
-        if hp is None:
-            hp = hyperparams_lib.from_config(config)
-        agent_key, env_key, key = jax.random.split(key, 3)
-        env_state = jax.vmap(train_env.reset)(jax.random.split(env_key, num_envs))
-        example = transitions(env_state.obs, jnp.zeros((num_envs, action_size)), env_state)
-        return TrainState(
-            agent=agent.init(agent_key, hp),
-            normalizer=normalizer_lib.init(in_dim),
-            buffer=her.init(example, config.buffer_size),
-            env_state=env_state,
-            exploration=agent.init_exploration(num_envs),
-            key=key,
-            iteration=jnp.zeros((), jnp.int32),
-            hp=hp,
-        )
-
     sample_her = her.make_sampler(
         config.batch_size,
         config.her_strategy,
@@ -207,120 +182,196 @@ def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[
         env.config.terminate_on_success,
         config.her_candidates,
     )
+    return Setup(
+        config=config,
+        train_env=envs.AutoResetWrapper(env),
+        agent=agent,
+        in_dim=in_dim,
+        action_size=env.action_size,
+        evaluate_policy=evaluation_lib.make_evaluate(
+            evaluation_env, config.num_eval_envs, greedy_policy
+        ),
+        sample_her=sample_her,
+        trace_hook=trace_hook,
+    )
 
-    def sample_update(
-        buffer: her.HerBuffer,
-        normalizer: normalizer_lib.Normalizer,
-        key: jax.Array,
-        her_future_prob: jax.Array,
-    ) -> Update:
-        batch = sample_her(buffer, key, her_future_prob)
-        return Update(
-            x=policy_input(normalizer, batch.observation, batch.goal),
-            action=batch.action,
-            reward=batch.reward,
-            next_x=policy_input(normalizer, batch.next_observation, batch.goal),
-            terminated=batch.terminated,
+
+def transitions(obs: dict, action: jax.Array, stepped: State) -> her.Transitions:
+    """What the buffer keeps of a step from ``obs`` with ``action`` to ``stepped`` (the
+    auto-reset state; its final_obs is the episode's true next observation)."""
+    final_obs = stepped.info["final_obs"]
+    return her.Transitions(
+        observation=obs["observation"],
+        desired_goal=obs["desired_goal"],
+        action=action,
+        next_observation=final_obs["observation"],
+        next_achieved_goal=final_obs["achieved_goal"],
+        nonfinite=stepped.metrics["nonfinite_reset"] > 0,
+        done=stepped.done > 0,
+    )
+
+
+def init_state(
+    setup: Setup, key: jax.Array, hp: hyperparams_lib.Hyperparams | None = None
+) -> TrainState:
+    config, num_envs = setup.config, setup.config.num_envs
+    if hp is None:
+        hp = hyperparams_lib.from_config(config)
+    agent_key, env_key, key = jax.random.split(key, 3)
+    env_state = jax.vmap(setup.train_env.reset)(jax.random.split(env_key, num_envs))
+    example = transitions(env_state.obs, jnp.zeros((num_envs, setup.action_size)), env_state)
+    return TrainState(
+        agent=setup.agent.init(agent_key, hp),
+        normalizer=normalizer_lib.init(setup.in_dim),
+        buffer=her.init(example, config.buffer_size),
+        env_state=env_state,
+        exploration=setup.agent.init_exploration(num_envs),
+        key=key,
+        iteration=jnp.zeros((), jnp.int32),
+        hp=hp,
+    )
+
+
+def sample_update(
+    setup: Setup,
+    buffer: her.HerBuffer,
+    normalizer: normalizer_lib.Normalizer,
+    key: jax.Array,
+    her_future_prob: jax.Array,
+) -> Update:
+    """One HER batch as the learners take it: inputs normalised, goals relabelled."""
+    batch = setup.sample_her(buffer, key, her_future_prob)
+    return Update(
+        x=network_input(setup.config, normalizer, batch.observation, batch.goal),
+        action=batch.action,
+        reward=batch.reward,
+        next_x=network_input(setup.config, normalizer, batch.next_observation, batch.goal),
+        terminated=batch.terminated,
+    )
+
+
+def gradient_updates(setup: Setup, state: TrainState, key: jax.Array):
+    """An iteration's ``updates_per_iteration`` updates: (agent state, mean metrics)."""
+
+    def one_update(agent_state, update_key):
+        sample_key, learn_key = jax.random.split(update_key)
+        batch = sample_update(
+            setup, state.buffer, state.normalizer, sample_key, state.hp.her_future_prob
         )
+        return setup.agent.update(agent_state, batch, learn_key, state.hp)
 
-    def gradient_updates(state: TrainState, key: jax.Array):
-        def one_update(agent_state, update_key):
-            sample_key, learn_key = jax.random.split(update_key)
-            batch = sample_update(
-                state.buffer, state.normalizer, sample_key, state.hp.her_future_prob
-            )
-            return agent.update(agent_state, batch, learn_key, state.hp)
+    keys = jax.random.split(key, setup.config.updates_per_iteration)
+    agent_state, metrics = jax.lax.scan(one_update, state.agent, keys)
+    return agent_state, jax.tree.map(jnp.nanmean, metrics)
 
-        keys = jax.random.split(key, config.updates_per_iteration)
-        agent_state, metrics = jax.lax.scan(one_update, state.agent, keys)
-        return agent_state, jax.tree.map(jnp.nanmean, metrics)
 
-    def skip_updates(state: TrainState, key: jax.Array):
-        shapes = jax.eval_shape(gradient_updates, state, key)[1]
-        return state.agent, jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes)
+def skip_updates(setup: Setup, state: TrainState, key: jax.Array):
+    """No update while warming up: the agent as it is, its metrics NaN."""
+    shapes = jax.eval_shape(functools.partial(gradient_updates, setup), state, key)[1]
+    return state.agent, jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), shapes)
 
-    def collect_action(state: TrainState, key: jax.Array) -> tuple[jax.Array, Any]:
-        """Actions [num_envs, action_size] (uniform while warming up, else the agent's
-        exploring ones) and the agent's new exploration state."""
-        policy_key, noise_key, random_key = jax.random.split(key, 3)
-        obs = state.env_state.obs
-        x = policy_input(state.normalizer, obs["observation"], obs["desired_goal"])
-        ended = state.env_state.done > 0
-        action, explored = agent.explore(
-            state.agent, state.exploration, x, policy_key, noise_key, state.hp, ended
-        )
-        warming_up = state.iteration * num_envs < config.learning_starts
-        random_action = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
-        return jnp.where(warming_up, random_action, action), explored
 
-    def iteration(state: TrainState, _) -> tuple[TrainState, dict[str, jax.Array]]:
-        if trace_hook is not None:
-            trace_hook()
-        key, act_key, update_key = jax.random.split(state.key, 3)
-        action, explored = collect_action(state, act_key)
-        obs = state.env_state.obs
-        env_state = jax.vmap(train_env.step)(state.env_state, action)
-        done = env_state.done > 0
-        buffer = her.insert(state.buffer, transitions(obs, action, env_state))
-        normalizer = normalizer_lib.update(
-            state.normalizer, raw_input(obs["observation"], obs["desired_goal"])
-        )
-        state = state.replace(
-            buffer=buffer,
-            normalizer=normalizer,
-            env_state=env_state,
-            exploration=explored,
-            key=key,
-            iteration=state.iteration + 1,
-        )
-        ready = state.iteration * num_envs >= config.learning_starts
-        agent_state, learn_metrics = jax.lax.cond(
-            ready, gradient_updates, skip_updates, state, update_key
-        )
-        metrics = {
-            "episodes": done.sum(),
-            "successes": (done & (env_state.metrics["success"] > 0)).sum(),
-            **learn_metrics,
-        }
-        return state.replace(agent=agent_state), metrics
+def collect_action(setup: Setup, state: TrainState, key: jax.Array) -> tuple[jax.Array, Any]:
+    """Actions [num_envs, action_size] (uniform while warming up, else the agent's exploring
+    ones) and the agent's new exploration state."""
+    policy_key, noise_key, random_key = jax.random.split(key, 3)
+    obs = state.env_state.obs
+    x = network_input(setup.config, state.normalizer, obs["observation"], obs["desired_goal"])
+    ended = state.env_state.done > 0
+    action, explored = setup.agent.explore(
+        state.agent, state.exploration, x, policy_key, noise_key, state.hp, ended
+    )
+    warming_up = state.iteration * setup.config.num_envs < setup.config.learning_starts
+    random_action = jax.random.uniform(random_key, action.shape, minval=-1.0, maxval=1.0)
+    return jnp.where(warming_up, random_action, action), explored
 
-    def iterate(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        return jax.lax.scan(iteration, state, None, length=config.iterations_per_eval)
 
-    def iterations(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        """A chunk's iterations and their metrics (scalars)."""
-        state, per_iteration = iterate(state)
-        episodes = per_iteration.pop("episodes").sum()
-        successes = per_iteration.pop("successes").sum()
-        return state, {
-            "env_steps": state.iteration * num_envs,
-            "train_episodes": episodes,
-            "train_success": successes / jnp.maximum(episodes, 1),
-            **jax.tree.map(jnp.nanmean, per_iteration),
-        }
+def iteration(setup: Setup, state: TrainState, _) -> tuple[TrainState, dict[str, jax.Array]]:
+    """Every environment steps once, the buffer and the normaliser take the step, then the
+    updates (once ``learning_starts`` steps are in)."""
+    if setup.trace_hook is not None:
+        setup.trace_hook()
+    key, act_key, update_key = jax.random.split(state.key, 3)
+    action, explored = collect_action(setup, state, act_key)
+    obs = state.env_state.obs
+    env_state = jax.vmap(setup.train_env.step)(state.env_state, action)
+    done = env_state.done > 0
+    buffer = her.insert(state.buffer, transitions(obs, action, env_state))
+    normalizer = normalizer_lib.update(
+        state.normalizer, raw_input(obs["observation"], obs["desired_goal"])
+    )
+    state = state.replace(
+        buffer=buffer,
+        normalizer=normalizer,
+        env_state=env_state,
+        exploration=explored,
+        key=key,
+        iteration=state.iteration + 1,
+    )
+    ready = state.iteration * setup.config.num_envs >= setup.config.learning_starts
+    agent_state, learn_metrics = jax.lax.cond(
+        ready,
+        functools.partial(gradient_updates, setup),
+        functools.partial(skip_updates, setup),
+        state,
+        update_key,
+    )
+    metrics = {
+        "episodes": done.sum(),
+        "successes": (done & (env_state.metrics["success"] > 0)).sum(),
+        **learn_metrics,
+    }
+    return state.replace(agent=agent_state), metrics
 
-    def evaluation(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        """A chunk's evaluation of the policy (scalars); the state only draws a new key."""
-        key, eval_key = jax.random.split(state.key)
-        return state.replace(key=key), evaluate_policy((state.agent, state.normalizer), eval_key)
 
-    chunk = chained(iterations, evaluation)
+def iterate(setup: Setup, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    """A chunk's iterations, their metrics unreduced: leaves [iterations_per_eval]."""
+    body = functools.partial(iteration, setup)
+    return jax.lax.scan(body, state, None, length=setup.config.iterations_per_eval)
+
+
+def iterations(setup: Setup, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    """A chunk's iterations and their metrics (scalars)."""
+    state, per_iteration = iterate(setup, state)
+    episodes = per_iteration.pop("episodes").sum()
+    successes = per_iteration.pop("successes").sum()
+    return state, {
+        "env_steps": state.iteration * setup.config.num_envs,
+        "train_episodes": episodes,
+        "train_success": successes / jnp.maximum(episodes, 1),
+        **jax.tree.map(jnp.nanmean, per_iteration),
+    }
+
+
+def evaluation(setup: Setup, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    """A chunk's evaluation of the policy (scalars); the state only draws a new key."""
+    key, eval_key = jax.random.split(state.key)
+    return state.replace(key=key), setup.evaluate_policy((state.agent, state.normalizer), eval_key)
+
+
+def _build(config: TrainConfig, trace_hook: Callable[[], None] | None) -> tuple[Trainer, Stages]:
+    setup = make_setup(config, trace_hook)
+    init = functools.partial(init_state, setup)
+    chunk = chained(functools.partial(iterations, setup), functools.partial(evaluation, setup))
 
     def train(
         key: jax.Array, hp: hyperparams_lib.Hyperparams | None = None
     ) -> tuple[TrainState, dict[str, jax.Array]]:
-        state = init(key, hp)
-        return jax.lax.scan(lambda s, _: chunk(s), state, None, length=config.num_evals)
+        return jax.lax.scan(lambda s, _: chunk(s), init(key, hp), None, length=config.num_evals)
 
     trainer = Trainer(
-        init=init, iterations=iterations, evaluation=evaluation, chunk=chunk, train=train
+        init=init,
+        iterations=functools.partial(iterations, setup),
+        evaluation=functools.partial(evaluation, setup),
+        chunk=chunk,
+        train=train,
     )
     stages = Stages(
-        iterate=iterate,
+        iterate=functools.partial(iterate, setup),
         sample=lambda state, key: sample_update(
-            state.buffer, state.normalizer, key, state.hp.her_future_prob
+            setup, state.buffer, state.normalizer, key, state.hp.her_future_prob
         ),
-        learn=gradient_updates,
-        evaluate=lambda state, key: evaluate_policy((state.agent, state.normalizer), key),
+        learn=functools.partial(gradient_updates, setup),
+        evaluate=lambda state, key: setup.evaluate_policy((state.agent, state.normalizer), key),
     )
     return trainer, stages

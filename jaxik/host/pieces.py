@@ -19,7 +19,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxik.device import hyperparams, lockstep, trainer
+from jaxik.device import hyperparams, lockstep
+from jaxik.device import trainer as trainer_lib
 from jaxik.host import executables, scan, sharding
 
 # LLVM's optimisation level for the init piece on the CPU: 2 rather than XLA's default 3. Init
@@ -85,7 +86,7 @@ def compiler_options(name: str) -> dict[str, Any]:
 
 def chunk(compiled: dict[str, Any]) -> Callable[[Any], tuple[Any, dict[str, Any]]]:
     """One chunk on the device: its iterations, then its evaluation; their metrics merged."""
-    return trainer.chained(compiled["iterations"], compiled["evaluation"])
+    return trainer_lib.chained(compiled["iterations"], compiled["evaluation"])
 
 
 def vmap_runs(part: Callable) -> Callable:
@@ -119,16 +120,16 @@ def build(program: scan.Program) -> Pieces:
     run is compiled unbatched and its metrics get the runs axis here, so the host sees the same
     shapes either way."""
     config, runs = program.config, program.runs
-    parts = trainer.make_trainer(config)
+    trainer = trainer_lib.make_trainer(config)
 
     def init_from_seed(seed, hp):
-        return parts.init(jax.random.key(seed), hp)
+        return trainer.init(jax.random.key(seed), hp)
 
     if program.batched:
         init_fn = jax.vmap(init_from_seed)
         halves = {
-            "iterations": vmap_runs(parts.iterations),
-            "evaluation": vmap_runs(parts.evaluation),
+            "iterations": vmap_runs(trainer.iterations),
+            "evaluation": vmap_runs(trainer.evaluation),
         }
         seeds = np.asarray([r.seed for r in runs], np.int32)
         hp = hyperparams.stack(runs)
@@ -143,8 +144,8 @@ def build(program: scan.Program) -> Pieces:
             return run_half
 
         halves = {
-            "iterations": with_runs_axis(parts.iterations),
-            "evaluation": with_runs_axis(parts.evaluation),
+            "iterations": with_runs_axis(trainer.iterations),
+            "evaluation": with_runs_axis(trainer.evaluation),
         }
         seeds, hp = np.asarray(config.seed, np.int32), hyperparams.from_config(config)
     mesh = sharding.make_mesh(len(runs) if program.batched else None, config.num_envs)
