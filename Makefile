@@ -58,7 +58,7 @@ test: lint
 
 # Long learning runs on the real Panda (minutes each on the CPU).
 test-slow: $(INSTALLED)
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m slow -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 bench: $(INSTALLED)
 	$(BIN)/python -m jaxik.bench env
