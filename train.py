@@ -82,16 +82,21 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_plan(args: argparse.Namespace) -> tuple[Path, scan.Scan]:
-    """The config file the arguments name and the scan they ask for, validated (ValueError or
-    OSError naming the problem; CheckpointError for a --resume folder that holds no run)."""
-    source = args.resume / "config.yaml" if args.resume else args.config or DEFAULT_CONFIG
+def config_source(args: argparse.Namespace) -> Path:
+    """The config file the arguments name: the run's own with --resume, else --config."""
+    return args.resume / "config.yaml" if args.resume else args.config or DEFAULT_CONFIG
+
+
+def load_plan(args: argparse.Namespace) -> scan.Scan:
+    """The scan the arguments ask for, validated (ValueError or OSError naming the problem;
+    CheckpointError for a --resume folder that holds no run)."""
+    source = config_source(args)
     if args.resume is not None and not source.is_file():
         raise CheckpointError(f"{args.resume} has no config.yaml: not a run folder")
     plan = scan.load(source, args.overrides)
     if args.resume is not None:
         run.check_resumable(scan.load(source), plan)
-    return source, plan
+    return plan
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.resume is not None and (args.config is not None or args.out is not None):
         parser.error("--resume RUN_DIR takes its config and output folder from RUN_DIR")
-    source = args.resume / "config.yaml" if args.resume else args.config or DEFAULT_CONFIG
+    source = config_source(args)
     try:
-        source, plan = load_plan(args)
+        plan = load_plan(args)
     except (ValueError, OSError) as error:
         print(f"{source}: {error}", file=sys.stderr)
         return 2
