@@ -24,7 +24,8 @@ from pathlib import Path
 
 import jaxik  # noqa: F401  (CPU XLA flags, before jax starts)
 from jaxik import training
-from jaxik.host import executables, recorder, run, scan
+from jaxik.host import executables, recorder, run
+from jaxik.host import scan as scan_lib
 from jaxik.host.checkpoint import CheckpointError
 from jaxik.host.outputs import OutputError
 
@@ -87,16 +88,16 @@ def config_source(args: argparse.Namespace) -> Path:
     return args.resume / "config.yaml" if args.resume else args.config or DEFAULT_CONFIG
 
 
-def load_plan(args: argparse.Namespace) -> scan.Scan:
+def load_scan(args: argparse.Namespace) -> scan_lib.Scan:
     """The scan the arguments ask for, validated (ValueError or OSError naming the problem;
     CheckpointError for a --resume folder that holds no run)."""
     source = config_source(args)
     if args.resume is not None and not source.is_file():
         raise CheckpointError(f"{args.resume} has no config.yaml: not a run folder")
-    plan = scan.load(source, args.overrides)
+    scan = scan_lib.load(source, args.overrides)
     if args.resume is not None:
-        run.check_resumable(scan.load(source), plan)
-    return plan
+        run.check_resumable(scan_lib.load(source), scan)
+    return scan
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--resume RUN_DIR takes its config and output folder from RUN_DIR")
     source = config_source(args)
     try:
-        plan = load_plan(args)
+        scan = load_scan(args)
     except (ValueError, OSError) as error:
         print(f"{source}: {error}", file=sys.stderr)
         return 2
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     out = args.resume or args.out or Path("runs") / source.stem
     try:
-        result = training.train(plan, out=out, resume=args.resume is not None)
+        result = training.train(scan, out=out, resume=args.resume is not None)
     except (CheckpointError, OutputError) as error:
         settle_background_writes()
         print(f"{out}: {error}", file=sys.stderr)

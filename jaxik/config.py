@@ -24,20 +24,15 @@ from envs.validation import (
     one_of,
     setting,
 )
+from jaxik import agent_settings
+from jaxik.agent_settings import TD3Settings, TQCSettings, hyperparameter
 
-ALGOS = ("ddpg", "td3", "sac", "tqc")
-"""The learners (jaxik.device.agents builds each)."""
+ALGOS = agent_settings.ALGOS
+"""The learners (jaxik.device.agents builds each; jaxik.agent_settings declares their own
+settings)."""
 HER_STRATEGIES = ("future", "final", "none")
 """Hindsight goal choices (jaxik.device.her)."""
-NOISE_TYPES = ("gaussian", "ou")
 MAX_LAYERS, MAX_WIDTH = 16, 65_536
-
-
-def hyperparameter(default: float, check) -> float:
-    """A float setting that is a leaf of the training state, not a constant of the compiled
-    program (``jaxik.device.hyperparams``): one program serves all its values, and a scan over
-    it does not recompile. Every other setting shapes the program."""
-    return setting(default, check=check, traced=True)
 
 
 def host_setting(default: Any, check, resumable: bool = False) -> Any:
@@ -88,8 +83,10 @@ def _check_hidden_sizes(name: str, sizes: Any) -> tuple[int, ...]:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run depends on."""
+class TrainConfig(TD3Settings, TQCSettings):
+    """Everything a training run depends on: the settings below, which every learner shares,
+    and each learner's own (``jaxik.agent_settings``: DDPG's are TD3's first five, SAC's is
+    TQC's first), as flat fields."""
 
     # --- what to train
     env: str = setting("PandaReach", check=one_of(envs.ENV_NAMES))
@@ -151,42 +148,6 @@ class TrainConfig:
     observation_clip: float = setting(5.0, check=check_positive)
     """Normalised inputs are clipped to [-observation_clip, observation_clip]."""
 
-    # --- DDPG and TD3
-    exploration_noise: str = setting("gaussian", check=one_of(NOISE_TYPES))
-    """Noise added to the deterministic action while collecting: "gaussian" or "ou"
-    (Ornstein-Uhlenbeck)."""
-    noise_std: float = hyperparameter(0.1, check=number(0.0))
-    """Scale of the exploration noise, in action units."""
-    ou_theta: float = hyperparameter(0.15, check=number(0.0, 1.0, low_open=True))
-    """Mean reversion of the Ornstein-Uhlenbeck noise per step."""
-    random_action_prob: float = hyperparameter(0.0, check=number(0.0, 1.0))
-    """The chance that a collected action is drawn uniformly from [-1, 1] instead of being the
-    actor's plus noise (OpenAI Baselines' HER: random_eps, 0.3 on its Fetch robot tasks)."""
-    action_l2: float = hyperparameter(0.0, check=number(0.0))
-    """Weight of the mean squared action in the actor's loss, which keeps actions off the
-    bounds of [-1, 1] (OpenAI Baselines' HER: action_l2, 1.0 on the same tasks)."""
-    policy_delay: int = setting(2, check=check_positive_int)
-    """TD3: critic updates per actor and target update."""
-    target_noise: float = hyperparameter(0.2, check=number(0.0))
-    """TD3: std of the target-policy smoothing noise."""
-    target_noise_clip: float = hyperparameter(0.5, check=number(0.0))
-    """TD3: the smoothing noise is clipped to +-target_noise_clip."""
-
-    # --- SAC and TQC
-    init_alpha: float = hyperparameter(1.0, check=check_positive)
-    """SAC and TQC: initial entropy temperature, tuned automatically toward entropy
-    -action_size."""
-
-    # --- TQC
-    quantile_critics: int = setting(2, check=integer(minimum=1, maximum=16))
-    """TQC: critics, each estimating the return's quantiles (sb3-contrib's default 2; the TQC
-    paper 5)."""
-    quantiles: int = setting(25, check=integer(minimum=1, maximum=256))
-    """TQC: quantiles each critic estimates."""
-    dropped_quantiles: int = setting(2, check=integer(minimum=0))
-    """TQC: the largest quantiles per critic left out of the pooled target (fewer than
-    quantiles); the more dropped, the less the critics overestimate."""
-
     # --- evaluation
     eval_every: int = setting(1_024, check=check_positive_int)
     """Environment steps between evaluations (a multiple of num_envs)."""
@@ -209,11 +170,7 @@ class TrainConfig:
             raise ValueError(
                 f"eval_every={self.eval_every} must be a multiple of num_envs={self.num_envs}"
             )
-        if self.dropped_quantiles >= self.quantiles:
-            raise ValueError(
-                f"dropped_quantiles={self.dropped_quantiles} must be below "
-                f"quantiles={self.quantiles}: the target keeps the rest"
-            )
+        agent_settings.check_quantiles(self)
         if self.buffer_size < self.num_envs:
             raise ValueError(
                 f"buffer_size={self.buffer_size} must be at least num_envs={self.num_envs}"
@@ -308,8 +265,10 @@ def read_settings(path: Path | None, overrides: list[str] | dict[str, Any] = ())
 
 
 def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> TrainConfig:
-    """The YAML file's settings (or the defaults), then overrides; unknown keys are errors."""
-    values = read_settings(path, overrides)
+    """The YAML file's settings (or the defaults), then overrides; unknown keys are errors. The
+    chosen learner's settings may be grouped under its name (``td3: {noise_std: 0.2}``,
+    ``td3.noise_std=0.2``): jaxik.agent_settings.flatten."""
+    values = agent_settings.flatten(read_settings(path, overrides), TrainConfig.algo)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:

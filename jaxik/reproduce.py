@@ -84,7 +84,7 @@ def grid(seeds: int, steps: int, paper_settings: bool, algos: list[str]):
     budget and algorithms; --paper-settings takes Table 1's sizes from configs/paper/table1.yaml.
     Every program is validated here, before anything compiles."""
     from jaxik import config as config_lib
-    from jaxik.host import scan
+    from jaxik.host import scan as scan_lib
 
     overrides: dict = {"seeds": seeds, "total_env_steps": steps, "sweep.algo": list(algos)}
     if paper_settings:
@@ -92,7 +92,7 @@ def grid(seeds: int, steps: int, paper_settings: bool, algos: list[str]):
         for name in TABLE1:
             value = getattr(table1, name)
             overrides[name] = list(value) if isinstance(value, tuple) else value
-    return scan.load(GRID, overrides)
+    return scan_lib.load(GRID, overrides)
 
 
 def pandagym_grid(
@@ -101,17 +101,17 @@ def pandagym_grid(
     """(task, scan) per task: the task's recipe (``gpu``: its GPU recipe) with the task, the
     seeds, the zoo's budget times ``scale`` and one program per algorithm. Every program is
     validated here, before anything compiles."""
-    from jaxik.host import scan
+    from jaxik.host import scan as scan_lib
 
-    plans = []
+    scans = []
     for task in tasks:
         recipe = CONFIGS / "recipes" / RECIPES[task][gpu]
         steps = max(1, round(ZOO[task][0] * scale))
         overrides = {"env": task, "seeds": seeds, "total_env_steps": steps, "sweep.algo": algos}
         if task in TARGETS:
             overrides["success_target"] = TARGETS[task]
-        plans.append((task, scan.load(recipe, overrides)))
-    return plans
+        scans.append((task, scan_lib.load(recipe, overrides)))
+    return scans
 
 
 def setting_of(program) -> tuple[str, str, str]:
@@ -341,7 +341,7 @@ DIFFERENCES = """## Where this differs from the paper, and why
 """
 
 
-def main(argv: list[str] | None = None) -> int:
+def make_parser() -> argparse.ArgumentParser:
     from jaxik import config as config_lib
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -367,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
         "--budget-scale", type=float, default=1.0,
         help="panda-gym only: each task's budget is the zoo's times this, in (0, 10]",
     )  # fmt: skip
+    return parser
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, checked, with the defaults that depend on ``which`` filled in."""
+    parser = make_parser()
     args = parser.parse_args(argv)
     args.out = args.out or Path("reports") / args.which
     args.runs = args.runs or Path("runs") / args.which
@@ -377,9 +383,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.which == "paper" and args.algos and set(args.algos) - set(ALGOS):
         parser.error(f"--algos {' '.join(args.algos)}: the paper has {', '.join(ALGOS)} only")
     args.algos = args.algos or list(ALGOS if args.which == "paper" else PANDAGYM_ALGOS)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
     if args.which == "panda-gym":
         return main_pandagym(args, argv)
-    plan = grid(args.seeds, args.total_env_steps, args.paper_settings, args.algos)
+    return main_paper(args)
+
+
+def main_paper(args: argparse.Namespace) -> int:
+    scan = grid(args.seeds, args.total_env_steps, args.paper_settings, args.algos)
 
     from rich.console import Console
 
@@ -388,10 +403,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    run.run_scan(plan, args.runs, console=Console())
+    run.run_scan(scan, args.runs, console=Console())
     results: dict = {"settings": {}}
     curves: dict = {}
-    for program in plan.programs:
+    for program in scan.programs:
         algo, reward, replay = setting_of(program)
         key = f"{reward}_{replay}"
         folder = run.program_dir(args.runs, program)
@@ -441,18 +456,18 @@ def main_pandagym(args: argparse.Namespace, argv: list[str] | None) -> int:
 
     gpu = jax.default_backend() == "gpu"
     try:
-        plans = pandagym_grid(args.tasks, args.algos, args.seeds, args.budget_scale, gpu)
+        scans = pandagym_grid(args.tasks, args.algos, args.seeds, args.budget_scale, gpu)
     except ValueError as error:
         raise SystemExit(f"panda-gym: {error}") from None
     command = "python -m jaxik.reproduce " + " ".join(sys.argv[1:] if argv is None else argv)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results: dict = {"tasks": {}, "budget_scale": args.budget_scale, "recipes": {}}
-    for task, plan in plans:
+    for task, scan in scans:
         results["recipes"][task] = RECIPES[task][gpu]
-        run.run_scan(plan, args.runs / task, console=Console())
+        run.run_scan(scan, args.runs / task, console=Console())
         curves = {}
-        for program in plan.programs:
+        for program in scan.programs:
             algo = program.config.algo
             saved, metrics = program_results(run.program_dir(args.runs / task, program))
             final = final_values(saved)

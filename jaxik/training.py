@@ -10,8 +10,8 @@
     result.summary["settings"][0]["final_success_mean"], result.metrics[-1]
     policy = result.policy()  # run 0's policy, as jaxik.policy.load gives it
 
-The configuration is a YAML file, a ``TrainConfig``, a ``scan.Scan`` or a mapping of settings
-(None: configs/default.yaml's settings), and then overrides: keyword arguments
+The configuration is a YAML file, a ``TrainConfig``, a ``jaxik.host.scan.Scan`` or a mapping of
+settings (None: configs/default.yaml's settings), and then overrides: keyword arguments
 (``seeds=3, algo="sac"``) and ``overrides`` (``["env_config.grasped_start=0"]`` or a mapping with
 dotted keys), validated before anything compiles. A callback receives a
 ``jaxik.host.run.ChunkResult`` and may return False to stop the run after that chunk, with a
@@ -28,7 +28,8 @@ from typing import Any
 from jaxik import config as config_lib
 from jaxik import policy as policy_lib
 from jaxik.config import TrainConfig
-from jaxik.host import outputs, run, scan
+from jaxik.host import outputs, run
+from jaxik.host import scan as scan_lib
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
@@ -51,7 +52,7 @@ class TrainResult:
 
 
 def train(
-    config: str | Path | TrainConfig | scan.Scan | Mapping[str, Any] | None = None,
+    config: str | Path | TrainConfig | scan_lib.Scan | Mapping[str, Any] | None = None,
     *,
     out: str | Path | None = None,
     overrides: Sequence[str] | Mapping[str, Any] = (),
@@ -75,15 +76,15 @@ def train(
         saved = out / "config.yaml"
         if not saved.is_file():
             raise ValueError(f"resume=True: {out} has no config.yaml, so it holds no run")
-        plan = load_scan(saved if config is None else config, changes)
-        run.check_resumable(scan.load(saved), plan)
+        scan = load_scan(saved if config is None else config, changes)
+        run.check_resumable(scan_lib.load(saved), scan)
     else:
-        plan = load_scan(config, changes)
-    summary = run.run_scan(plan, out, resume=resume, callbacks=tuple(callbacks))
+        scan = load_scan(config, changes)
+    summary = run.run_scan(scan, out, resume=resume, callbacks=tuple(callbacks))
     return TrainResult(
         out=out,
         summary=summary,
-        metrics=read_metrics(out, plan),
+        metrics=read_metrics(out, scan),
         interrupted=bool(summary["interrupted"]),
     )
 
@@ -98,28 +99,28 @@ def as_mapping(overrides: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_scan(
-    config: str | Path | TrainConfig | scan.Scan | Mapping[str, Any] | None,
+    config: str | Path | TrainConfig | scan_lib.Scan | Mapping[str, Any] | None,
     overrides: dict[str, Any],
-) -> scan.Scan:
+) -> scan_lib.Scan:
     """The scan that ``config`` and ``overrides`` describe (see the module docstring)."""
     if config is None:
         config = DEFAULT_CONFIG
     if isinstance(config, (str, Path)):
-        return scan.load(Path(config), overrides)
-    if isinstance(config, (TrainConfig, scan.Scan)):
-        return scan.load(None, {**config.to_dict(), **overrides})
+        return scan_lib.load(Path(config), overrides)
+    if isinstance(config, (TrainConfig, scan_lib.Scan)):
+        return scan_lib.load(None, {**config.to_dict(), **overrides})
     if isinstance(config, Mapping):
-        return scan.load(None, {**config, **overrides})
+        return scan_lib.load(None, {**config, **overrides})
     raise ValueError(
         f"config={config!r} must be a YAML file's path, a TrainConfig, a Scan, a mapping of "
         "settings or None"
     )
 
 
-def read_metrics(out: Path, plan: scan.Scan) -> list[dict[str, Any]]:
+def read_metrics(out: Path, scan: scan_lib.Scan) -> list[dict[str, Any]]:
     """Every program's metrics.csv rows, in order; with several programs each row names its
     program."""
-    programs = plan.programs
+    programs = scan.programs
     if len(programs) == 1:
         return read_rows(out / "metrics.csv")
     rows: list[dict[str, Any]] = []

@@ -24,7 +24,7 @@ from envs.panda_reach import PandaReachConfig
 from envs.planar_reach import PlanarReachConfig
 from envs.validation import INT32_MAX
 from jaxik import config
-from jaxik.host import scan
+from jaxik.host import scan as scan_lib
 
 FIELDS = [f.name for f in dataclasses.fields(config.TrainConfig)]
 ENV_FIELDS = sorted(
@@ -130,9 +130,9 @@ def mentioned_names(keys) -> set[str]:
     return names | {"override", "sweep", "seeds", "configuration key", "env_config"}
 
 
-def check_valid(plan: scan.Scan) -> None:
+def check_valid(scan: scan_lib.Scan) -> None:
     """What validation promises of a configuration it accepts."""
-    cfg, defaults = plan.base, config.TrainConfig()
+    cfg, defaults = scan.base, config.TrainConfig()
     for field in dataclasses.fields(cfg):
         value, default = getattr(cfg, field.name), getattr(defaults, field.name)
         if isinstance(default, bool):
@@ -143,8 +143,8 @@ def check_valid(plan: scan.Scan) -> None:
             assert isinstance(value, int | float) and math.isfinite(value), field.name
     assert cfg.eval_every % cfg.num_envs == 0 and cfg.buffer_size >= cfg.num_envs
     assert all(isinstance(s, int) and s > 0 for s in cfg.hidden_sizes)
-    assert 1 <= plan.seeds <= scan.MAX_RUNS
-    for name, options in plan.sweep.items():
+    assert 1 <= scan.seeds <= scan_lib.MAX_RUNS
+    for name, options in scan.sweep.items():
         assert name in FIELDS and len(options) >= 1
 
 
@@ -152,7 +152,7 @@ def load_and_judge(overrides, path: Path | None = None) -> str:
     """'valid' or 'error'; fails the test on anything else."""
     before = COMPILES.count
     try:
-        plan = scan.load(path, overrides)
+        scan = scan_lib.load(path, overrides)
     except ValueError as error:
         message = str(error)
         names = mentioned_names(overrides)
@@ -162,7 +162,7 @@ def load_and_judge(overrides, path: Path | None = None) -> str:
         assert any(word in message for word in ERROR_WORDS), message
         result = "error"
     else:
-        check_valid(plan)
+        check_valid(scan)
         result = "valid"
     assert COMPILES.count == before, "validation compiled something"
     return result

@@ -125,8 +125,8 @@ def test_a_part_whose_time_is_spent_starts_no_further_size_and_each_part_is_writ
     for module in (env_bench, throughput, time_to_target, seeds_bench):
         monkeypatch.setattr(module, "measure", stub)
     seen = []
-    plan = dataclasses.replace(gpu.REHEARSAL, part_seconds=0.0)
-    parts = gpu.run(plan, tmp_path, log=lambda line: None,
+    scan = dataclasses.replace(gpu.REHEARSAL, part_seconds=0.0)
+    parts = gpu.run(scan, tmp_path, log=lambda line: None,
                     finished=lambda so_far: seen.append(list(so_far)))  # fmt: skip
     assert seen == [list(gpu.TITLES)[:n] for n in range(1, len(gpu.TITLES) + 1)]
     assert len(measured) == len(gpu.TITLES)  # the first size of each part, no more

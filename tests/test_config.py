@@ -9,9 +9,9 @@ import pytest
 
 from envs.panda_reach import PandaReachConfig
 from envs.planar_reach import PlanarReachConfig
-from jaxik import config, reproduce
+from jaxik import agent_settings, config, reproduce
 from jaxik.device import hyperparams
-from jaxik.host import scan
+from jaxik.host import scan as scan_lib
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 CONFIGS = sorted(CONFIGS_DIR.rglob("*.yaml"))
@@ -38,7 +38,7 @@ def test_the_shipped_configs_are_all_there():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_shipped_config_loads(path):
-    for program in scan.load(path).programs:
+    for program in scan_lib.load(path).programs:
         cfg = program.config
         assert cfg.num_evals * cfg.eval_every >= cfg.total_env_steps
 
@@ -47,15 +47,15 @@ def test_the_paper_grid_is_every_setting_of_the_shared_recipe():
     """configs/paper/grid.yaml: DDPG, SAC and TD3 x sparse and dense x HER and none, each one
     program of 3 seeds, all with the recipe's settings and no early termination."""
     recipe = config.load(CONFIGS_DIR / "recipes" / "reach.yaml")
-    plan = scan.load(CONFIGS_DIR / "paper" / "grid.yaml")
-    settings = {reproduce.setting_of(program) for program in plan.programs}
+    scan = scan_lib.load(CONFIGS_DIR / "paper" / "grid.yaml")
+    settings = {reproduce.setting_of(program) for program in scan.programs}
     assert settings == {
         (algo, reward, replay)
         for algo in ("ddpg", "sac", "td3")
         for reward in ("sparse", "dense")
         for replay in ("her", "noher")
     }
-    for program in plan.programs:
+    for program in scan.programs:
         cfg = program.config
         assert [r.seed for r in program.runs] == [0, 1, 2]
         assert cfg.env_config == {"terminate_on_success": False}
@@ -111,20 +111,65 @@ def test_bad_values_are_named(override, message):
     assert message in str(error.value)
 
 
-@pytest.mark.parametrize("settings", [config.TrainConfig, PandaReachConfig, PlanarReachConfig])
+@pytest.mark.parametrize(
+    "settings",
+    [config.TrainConfig, PandaReachConfig, PlanarReachConfig, *agent_settings.SETTINGS.values()],
+)
 def test_every_setting_declares_its_check_on_its_field(settings):
     assert all(callable(f.metadata.get("check")) for f in dataclasses.fields(settings))
 
 
 def test_the_hyperparameters_are_the_fields_marked_so():
     """Hyperparams is made from the marks on TrainConfig: the float settings marked
-    ``hyperparameter``, in field order, become float32 leaves; nothing else does."""
+    ``hyperparameter`` become float32 leaves; nothing else does."""
     fields = dataclasses.fields(config.TrainConfig)
     marked = tuple(f.name for f in fields if f.metadata.get("traced"))
     assert {"learning_rate", "gamma", "tau", "weight_decay", "her_future_prob"} <= set(marked)
     assert all(isinstance(f.default, float) for f in fields if f.name in marked)
-    assert hyperparams.FIELDS == marked
-    assert tuple(f.name for f in dataclasses.fields(hyperparams.Hyperparams)) == marked
+    assert set(hyperparams.FIELDS) == set(marked) and len(hyperparams.FIELDS) == len(marked)
+    assert hyperparams.FIELDS == tuple(f.name for f in dataclasses.fields(hyperparams.Hyperparams))
     hp = hyperparams.from_config(config.TrainConfig(gamma=0.5, weight_decay=0.25))
     assert (float(hp.gamma), float(hp.weight_decay)) == (0.5, 0.25)
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(hp))
+
+
+def test_each_learner_declares_its_own_settings_and_the_flat_keys_stay():
+    """TrainConfig holds every learner's settings as flat fields, declared once per learner:
+    ``of`` gives the chosen learner's own dataclass, a group under its name sets them, and
+    a group of another learner or a key the learner lacks is refused, naming it."""
+    shared = {f.name for f in dataclasses.fields(config.TrainConfig)} - set(
+        agent_settings.all_names()
+    )
+    assert {"gamma", "batch_size", "hidden_sizes"} <= shared
+    for algo, kind in agent_settings.SETTINGS.items():
+        assert not shared & set(agent_settings.names(algo))
+        assert issubclass(config.TrainConfig, kind)  # a new learner's class is inherited too
+        chosen = config.TrainConfig(algo=algo)
+        assert type(agent_settings.of(chosen)) is kind
+    assert agent_settings.names("ddpg") == agent_settings.names("td3")[:5]
+    assert agent_settings.names("sac") == ("init_alpha",)
+
+    file = config.load(None, {"algo": "td3", "noise_std": 0.3, "td3": {"policy_delay": 3}})
+    assert (file.noise_std, file.policy_delay) == (0.3, 3)
+    cli = config.load(None, {"noise_std": 0.3, "td3.noise_std": 0.4})  # the group wins
+    assert agent_settings.of(cli).noise_std == 0.4
+    assert config.load(None, {"algo": "tqc", "tqc": {"quantiles": 9}}).quantiles == 9
+    with pytest.raises(
+        ValueError, match=r"sac=\{'init_alpha': 2\} sets sac's settings, but algo='td3'"
+    ):
+        config.load(None, ["sac.init_alpha=2"])
+    with pytest.raises(ValueError, match=r"td3: \['init_alpha'\] are not settings of td3"):
+        config.load(None, ["td3.init_alpha=2"])
+    with pytest.raises(ValueError, match="policy_delay=0"):
+        config.load(None, ["td3.policy_delay=0"])
+
+
+def test_settings_the_chosen_learner_does_not_read_are_reported():
+    """A file shared by a scan over ``algo`` may set TD3's noise for SAC: not an error, but
+    ``unused`` names it (train.py prints it)."""
+    assert agent_settings.unused(config.TrainConfig(algo="td3", noise_std=0.2)) == {}
+    sac = config.TrainConfig(algo="sac", noise_std=0.2, quantiles=9, dropped_quantiles=1)
+    assert agent_settings.unused(sac) == {"noise_std": 0.2, "quantiles": 9, "dropped_quantiles": 1}
+    assert agent_settings.unused(config.TrainConfig(algo="ddpg", policy_delay=4)) == {
+        "policy_delay": 4
+    }

@@ -108,7 +108,7 @@ def test_documented_train_commands_are_valid(command, monkeypatch):
     cli = train_module()
     args = cli.make_parser().parse_args(words(command)[2:])
     if args.resume is None:  # a resume names a folder that a run before it made
-        cli.load_plan(args)
+        cli.load_scan(args)
 
 
 @pytest.mark.parametrize("command", bench_commands())

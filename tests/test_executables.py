@@ -31,8 +31,8 @@ def program(**overrides):
     return scan.load(None, {**SMALL, **overrides}).programs[0]
 
 
-def one_chunk(jitted, compiled):
-    _, metrics = pieces.chunk(compiled)(jitted.init_state(compiled))
+def one_chunk(program_pieces, compiled):
+    _, metrics = pieces.chunk(compiled)(program_pieces.init_state(compiled))
     return jax.device_get(metrics)
 
 
@@ -40,20 +40,22 @@ def one_chunk(jitted, compiled):
 def filled(tmp_path_factory):
     """A cache filled by one build, and that build's first chunk."""
     cache = tmp_path_factory.mktemp("programs")
-    jitted = pieces.build(program())
-    metrics = one_chunk(jitted, jitted.compile(NAMES, cache))
+    program_pieces = pieces.build(program())
+    metrics = one_chunk(program_pieces, program_pieces.compile(NAMES, cache))
     return cache, metrics
 
 
 def test_a_second_build_loads_every_piece_and_computes_the_same(filled):
     cache, expected = filled
     assert len(list(cache.glob("*.bin"))) == len(NAMES)
-    jitted = pieces.build(program())
+    program_pieces = pieces.build(program())
     blind = dataclasses.replace(
-        jitted,
-        functions={name: (NotLowered(), args) for name, (_, args) in jitted.functions.items()},
+        program_pieces,
+        functions={
+            name: (NotLowered(), args) for name, (_, args) in program_pieces.functions.items()
+        },
     )
-    metrics = one_chunk(jitted, blind.compile(NAMES, cache))
+    metrics = one_chunk(program_pieces, blind.compile(NAMES, cache))
     assert metrics.keys() == expected.keys()
     for name in expected:
         np.testing.assert_array_equal(metrics[name], expected[name], err_msg=name)
@@ -93,13 +95,13 @@ def test_a_damaged_entry_is_ignored_and_replaced(tmp_path, filled, damage):
     """The init piece's entry is damaged (the cheapest to compile again); the others are
     copied whole and must still load."""
     cache, _ = filled
-    jitted = pieces.build(program())
-    damaged = executables.key(jitted.config, "init", jitted.functions["init"][1])
+    program_pieces = pieces.build(program())
+    damaged = executables.key(program_pieces.config, "init", program_pieces.functions["init"][1])
     for path in cache.glob("*.bin"):
         data = path.read_bytes()
         (tmp_path / path.name).write_bytes(damage(data) if path.stem == damaged else data)
     assert executables.load(tmp_path, damaged) is None
-    compiled = jitted.compile(NAMES, tmp_path)  # lowers and compiles init again
+    compiled = program_pieces.compile(NAMES, tmp_path)  # lowers and compiles init again
     assert set(compiled) == set(NAMES)
     for path in cache.glob("*.bin"):
         assert executables.load(tmp_path, path.stem) is not None, "the entry was not replaced"
@@ -113,8 +115,8 @@ def test_an_entry_under_another_key_is_not_loaded(tmp_path, filled):
 
 
 def test_the_key_follows_what_reaches_the_device():
-    jitted = pieces.build(program())
-    _, args = jitted.functions["iterations"]
+    program_pieces = pieces.build(program())
+    _, args = program_pieces.functions["iterations"]
 
     def key(**overrides):
         return executables.key(program(**overrides).to_dict(), "iterations", args)
@@ -163,16 +165,16 @@ def test_nothing_is_cached_while_jaxs_own_persistent_cache_is_on(tmp_path):
 def test_the_key_names_the_processor(monkeypatch):
     """An executable compiled for one CPU can crash another: the key holds the CPU's model and
     instruction-set features (here, Linux's /proc/cpuinfo)."""
-    jitted = pieces.build(program())
-    _, args = jitted.functions["evaluation"]
-    here = executables.key(jitted.config, "evaluation", args)
+    program_pieces = pieces.build(program())
+    _, args = program_pieces.functions["evaluation"]
+    here = executables.key(program_pieces.config, "evaluation", args)
     processor = executables._processor()
     if os.path.exists("/proc/cpuinfo"):
         assert processor.get("model name") or processor.get("CPU part")
         assert processor.get("flags") or processor.get("Features")
     without = {**processor, "flags": "sse2"}
     monkeypatch.setattr(executables, "_processor", lambda: without)
-    assert executables.key(jitted.config, "evaluation", args) != here
+    assert executables.key(program_pieces.config, "evaluation", args) != here
 
 
 class Device:
@@ -185,8 +187,8 @@ class Device:
 def test_the_key_names_the_accelerator(monkeypatch):
     """A GPU executable is native code for one model and compute capability: each is in the key
     (on a GPU with the CUDA plugin, the driver's version too)."""
-    jitted = pieces.build(program())
-    _, args = jitted.functions["evaluation"]
+    program_pieces = pieces.build(program())
+    _, args = program_pieces.functions["evaluation"]
     with monkeypatch.context() as patched:
         patched.setattr(jax, "devices", lambda: [Device("NVIDIA H100 80GB HBM3", "9.0")])
         assert executables._accelerators() == [
@@ -197,7 +199,7 @@ def test_the_key_names_the_accelerator(monkeypatch):
     for kind, capability in gpus:
         described = [{"kind": kind, "compute_capability": capability}]
         monkeypatch.setattr(executables, "_accelerators", lambda d=described: d)
-        keys.add(executables.key(jitted.config, "evaluation", args))
+        keys.add(executables.key(program_pieces.config, "evaluation", args))
     assert len(keys) == 3
 
 

@@ -27,12 +27,12 @@ def test_findings_follow_the_numbers():
 
 
 def test_the_grid_takes_the_command_lines_seeds_budget_algorithms_and_table1():
-    plan = reproduce.grid(seeds=2, steps=4000, paper_settings=True, algos=["td3"])
-    assert len(plan.programs) == 4 and plan.seeds == 2
-    assert {reproduce.setting_of(p) for p in plan.programs} == {
+    scan = reproduce.grid(seeds=2, steps=4000, paper_settings=True, algos=["td3"])
+    assert len(scan.programs) == 4 and scan.seeds == 2
+    assert {reproduce.setting_of(p) for p in scan.programs} == {
         ("td3", reward, replay) for reward in ("sparse", "dense") for replay in ("her", "noher")
     }
-    for program in plan.programs:
+    for program in scan.programs:
         cfg = program.config
         assert cfg.total_env_steps == 4000 and cfg.hidden_sizes == (512, 512, 512)
         assert (cfg.batch_size, cfg.tau, cfg.updates_per_iteration) == (2048, 0.005, 16)
@@ -43,23 +43,23 @@ def test_the_grid_takes_the_command_lines_seeds_budget_algorithms_and_table1():
 
 def test_the_panda_gym_grid_takes_each_tasks_recipe_and_the_zoos_budget():
     algos = list(reproduce.PANDAGYM_ALGOS)
-    plans = dict(reproduce.pandagym_grid(list(reproduce.ZOO), algos, 2, 0.5, gpu=False))
-    assert list(plans) == [
+    scans = dict(reproduce.pandagym_grid(list(reproduce.ZOO), algos, 2, 0.5, gpu=False))
+    assert list(scans) == [
         "PandaReach", "PandaPush", "PandaSlide", "PandaPickAndPlace", "PandaStack"
     ]  # fmt: skip
-    for task, plan in plans.items():
-        assert plan.seeds == 2
-        assert [p.config.algo for p in plan.programs] == ["td3", "sac", "tqc"]
-        for program in plan.programs:
+    for task, scan in scans.items():
+        assert scan.seeds == 2
+        assert [p.config.algo for p in scan.programs] == ["td3", "sac", "tqc"]
+        for program in scan.programs:
             cfg = program.config
             assert cfg.env == task and cfg.total_env_steps == reproduce.ZOO[task][0] // 2
-    push = plans["PandaPush"].programs[0].config
+    push = scans["PandaPush"].programs[0].config
     assert (push.batch_size, push.num_envs) == (1024, 512)  # the CPU recipe, push_fast.yaml
-    pick = plans["PandaPickAndPlace"].programs[0].config
+    pick = scans["PandaPickAndPlace"].programs[0].config
     assert pick.env_config.get("grasped_start", 0.0) == 0.0  # the zoo has no held starts
-    assert plans["PandaReach"].programs[0].config.batch_size == 256
-    assert plans["PandaPickAndPlace"].programs[0].config.success_target == 0.7
-    assert plans["PandaSlide"].programs[0].config.success_target == 0.9
+    assert scans["PandaReach"].programs[0].config.batch_size == 256
+    assert scans["PandaPickAndPlace"].programs[0].config.success_target == 0.7
+    assert scans["PandaSlide"].programs[0].config.success_target == 0.9
     (gpu,) = reproduce.pandagym_grid(["PandaPush"], ["ddpg"], 3, 1.0, gpu=True)
     assert gpu[1].programs[0].config.batch_size == 4096  # the GPU recipe
     assert gpu[1].programs[0].config.total_env_steps == 1_000_000

@@ -18,7 +18,8 @@ import run_folder
 import yaml
 from rich.console import Console
 
-from jaxik.host import run, scan
+from jaxik.host import run
+from jaxik.host import scan as scan_lib
 from jaxik.host.checkpoint import CheckpointError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,13 +47,13 @@ def metrics(run_dir: Path) -> list[dict[str, str]]:
     ],
 )
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, env, seeds):
-    plan = scan.load(None, {**SMALL, "env": env, "seeds": seeds})
+    scan = scan_lib.load(None, {**SMALL, "env": env, "seeds": seeds})
     whole, parts = tmp_path / "whole", tmp_path / "parts"
-    run.run_scan(plan, whole, console=QUIET)
-    first = run.run_scan(plan, parts, console=QUIET, interrupt=run.Interrupt(2))
+    run.run_scan(scan, whole, console=QUIET)
+    first = run.run_scan(scan, parts, console=QUIET, interrupt=run.Interrupt(2))
     assert first["interrupted"]
     assert len(metrics(parts)) == 2 * seeds
-    resumed = run.run_scan(plan, parts, console=QUIET, resume=True)
+    resumed = run.run_scan(scan, parts, console=QUIET, resume=True)
     assert not resumed["interrupted"]
     # times add up over both processes, and the rate counts every step over all training time
     for name in ("compile_seconds", "train_seconds", "wall_seconds"):
@@ -65,12 +66,12 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, env, seeds):
 
 
 def test_a_finished_run_resumes_to_itself_and_can_be_extended(tmp_path):
-    plan = scan.load(None, {**SMALL, "total_env_steps": 1024})
-    run.run_scan(plan, tmp_path, console=QUIET)
+    scan = scan_lib.load(None, {**SMALL, "total_env_steps": 1024})
+    run.run_scan(scan, tmp_path, console=QUIET)
     before = metrics(tmp_path)
-    again = run.run_scan(plan, tmp_path, console=QUIET, resume=True)
+    again = run.run_scan(scan, tmp_path, console=QUIET, resume=True)
     assert again["env_steps"] == 1024 and metrics(tmp_path) == before
-    longer = scan.load(tmp_path / "config.yaml", ["total_env_steps=2048"])
+    longer = scan_lib.load(tmp_path / "config.yaml", ["total_env_steps=2048"])
     summary = run.run_scan(longer, tmp_path, console=QUIET, resume=True)
     assert summary["env_steps"] == 2048 and len(metrics(tmp_path)) == 4
 
@@ -109,24 +110,24 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def resume(folder: Path, overrides=()):
-    plan = scan.load(folder / "config.yaml", list(overrides))
-    return run.run_scan(plan, folder, console=QUIET, resume=True)
+    scan = scan_lib.load(folder / "config.yaml", list(overrides))
+    return run.run_scan(scan, folder, console=QUIET, resume=True)
 
 
 def test_a_run_stopped_before_its_first_checkpoint_resumes_from_the_start(tmp_path):
     """Nothing was saved, so nothing is lost: --resume trains it from the beginning."""
-    plan = scan.load(None, {**SMALL, "total_env_steps": 1024})
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(plan.to_dict()))
+    scan = scan_lib.load(None, {**SMALL, "total_env_steps": 1024})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(scan.to_dict()))
     (tmp_path / "checkpoints").mkdir()  # the store was opened, the first save never finished
     result = resume(tmp_path)
-    run.run_scan(plan, tmp_path / "fresh", console=QUIET)
+    run.run_scan(scan, tmp_path / "fresh", console=QUIET)
     assert result["env_steps"] == 1024
     assert metrics(tmp_path) == metrics(tmp_path / "fresh")
 
 
 def test_bad_checkpoints_are_clear_errors_and_change_nothing(tmp_path):
     good = tmp_path / "good"
-    run.run_scan(scan.load(None, {**SMALL, "total_env_steps": 1024}), good, console=QUIET)
+    run.run_scan(scan_lib.load(None, {**SMALL, "total_env_steps": 1024}), good, console=QUIET)
 
     other_shapes = tmp_path / "other_shapes"
     shutil.copytree(good, other_shapes)
@@ -198,7 +199,7 @@ def test_a_panda_reach_training_state_round_trips(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-@pytest.mark.slow  # 28 s; the default suite plans such scans (test_scan) and resumes scans
+@pytest.mark.slow  # 28 s; the default suite scans such scans (test_scan) and resumes scans
 def test_a_scan_over_a_shape_setting_runs_writes_its_table_and_resumes(tmp_path):
     """A sweep over batch_size alone is two programs, each in its own folder;
     --out gets the scan's config.yaml, table and summary, and --resume extends both."""
@@ -214,7 +215,7 @@ def test_a_scan_over_a_shape_setting_runs_writes_its_table_and_resumes(tmp_path)
     assert sorted(json.loads((out / "summary.json").read_text())["programs"]) == [
         "batch_size-128", "batch_size-64"
     ]  # fmt: skip
-    assert scan.load(out / "config.yaml").sweep == {"batch_size": (64, 128)}
+    assert scan_lib.load(out / "config.yaml").sweep == {"batch_size": (64, 128)}
     result = subprocess.run(
         [sys.executable, "train.py", "--resume", str(out), "total_env_steps=1024"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,

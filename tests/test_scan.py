@@ -11,25 +11,26 @@ from rich.console import Console
 
 from jaxik import config
 from jaxik.device import hyperparams, trainer
-from jaxik.host import executables, pieces, recorder, run, scan, statistics
+from jaxik.host import executables, pieces, recorder, run, statistics
+from jaxik.host import scan as scan_lib
 
 SMALL = {**planar.SMALL, "total_env_steps": 1536}
 
 
 def test_floats_share_a_program_and_static_settings_split_it():
     sweep = {"sweep.lr": [1e-3, 3e-4], "sweep.batch_size": [128, 256]}
-    plan = scan.load(None, {**SMALL, "seeds": 3, **sweep})
-    programs = plan.programs
+    scan = scan_lib.load(None, {**SMALL, "seeds": 3, **sweep})
+    programs = scan.programs
     assert [p.config.batch_size for p in programs] == [128, 256]
     for program in programs:
         assert program.batched and len(program.runs) == 2 * 3
         assert [r.seed for r in program.runs] == [0, 1, 2, 0, 1, 2]
         assert [r.learning_rate for r in program.runs] == [1e-3] * 3 + [3e-4] * 3
         assert {r.batch_size for r in program.runs} == {program.config.batch_size}
-    single = scan.load(None, SMALL).programs
+    single = scan_lib.load(None, SMALL).programs
     assert len(single) == 1 and not single[0].batched
     optimiser = {"sweep.weight_decay": [0.0, 1e-4], "sweep.max_grad_norm": [0.0, 1.0]}
-    programs = scan.load(None, {**SMALL, **optimiser}).programs
+    programs = scan_lib.load(None, {**SMALL, **optimiser}).programs
     assert [p.config.max_grad_norm for p in programs] == [0.0, 1.0]
     assert all([r.weight_decay for r in p.runs] == [0.0, 1e-4] for p in programs)
 
@@ -38,10 +39,10 @@ def test_command_line_numbers_and_yaml_sweeps(tmp_path):
     """``1e-3`` (a string to YAML 1.1) is read as a number; a YAML file can hold the sweep."""
     path = tmp_path / "sweep.yaml"
     path.write_text("env: PlanarReach\nseeds: 2\nsweep:\n  tau: [0.05, 0.01]\n  lr: [1e-3]\n")
-    plan = scan.load(path, ["sweep.gamma=[0.9,0.98]"])
-    assert plan.seeds == 2
-    assert plan.sweep == {"tau": (0.05, 0.01), "learning_rate": (1e-3,), "gamma": (0.9, 0.98)}
-    assert len(plan.programs) == 1 and len(plan.programs[0].runs) == 2 * 2 * 2
+    scan = scan_lib.load(path, ["sweep.gamma=[0.9,0.98]"])
+    assert scan.seeds == 2
+    assert scan.sweep == {"tau": (0.05, 0.01), "learning_rate": (1e-3,), "gamma": (0.9, 0.98)}
+    assert len(scan.programs) == 1 and len(scan.programs[0].runs) == 2 * 2 * 2
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,7 @@ def test_command_line_numbers_and_yaml_sweeps(tmp_path):
 )
 def test_bad_scans_are_named_before_compiling(overrides, message):
     with pytest.raises(ValueError) as error:
-        scan.load(None, overrides)
+        scan_lib.load(None, overrides)
     assert message in str(error.value)
 
 
@@ -126,11 +127,11 @@ def test_the_host_paths_vmapped_program_equals_each_run_alone():
     Batched and unbatched programs round differently (different fusions) and learning amplifies
     it: the first chunk agrees to 1e-5, the later ones' losses to 0.5 % (measured: at most
     0.06 %)."""
-    plan = scan.load(None, {**SMALL, "algo": "td3", "seeds": 2, "sweep.lr": [1e-3, 3e-4]})
-    (program,) = plan.programs
+    scan = scan_lib.load(None, {**SMALL, "algo": "td3", "seeds": 2, "sweep.lr": [1e-3, 3e-4]})
+    (program,) = scan.programs
     scanned = _host_path_chunks(program, 3)
     for i, cfg in enumerate(program.runs):
-        alone = _host_path_chunks(scan.load(None, cfg.to_dict()).programs[0], 3)
+        alone = _host_path_chunks(scan_lib.load(None, cfg.to_dict()).programs[0], 3)
         for c in range(3):
             assert scanned[c]["env_steps"][i] == alone[c]["env_steps"][0]
             for name in ("critic_loss", "actor_loss", "q_mean", "eval_success", "eval_return"):
@@ -147,16 +148,16 @@ def test_the_host_paths_vmapped_program_equals_each_run_alone():
 def test_conds_stay_conds_in_a_vmapped_program():
     """Warm-up and TD3's policy delay are lax.conds; vmapped with batched counters they would
     become selects that run both branches."""
-    plan = scan.load(None, {**SMALL, "algo": "td3", "seeds": 4})
-    jitted = pieces.build(plan.programs[0])
+    scan = scan_lib.load(None, {**SMALL, "algo": "td3", "seeds": 4})
+    jitted = pieces.build(scan.programs[0])
     function, args = jitted.functions["iterations"]
     text = function.lower(*args).as_text()
     assert text.count("stablehlo.case") >= 2
 
 
 def test_scan_writes_table_plot_and_aggregates(tmp_path):
-    plan = scan.load(None, {**SMALL, "seeds": 2, "sweep.tau": [0.05, 0.01]})
-    result = run.run_scan(plan, tmp_path, console=Console(quiet=True))
+    scan = scan_lib.load(None, {**SMALL, "seeds": 2, "sweep.tau": [0.05, 0.01]})
+    result = run.run_scan(scan, tmp_path, console=Console(quiet=True))
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["num_runs"] == 4 and len(saved["runs"]) == 4
     finals = [r["eval_success"] for r in saved["runs"]]
@@ -172,5 +173,5 @@ def test_scan_writes_table_plot_and_aggregates(tmp_path):
     assert "| tau | seeds |" in (tmp_path / "results.md").read_text()
     for png in ("sweep.png", "learning_curve.png"):
         assert (tmp_path / png).stat().st_size > 10_000
-    assert scan.load(tmp_path / "config.yaml").to_dict() == plan.to_dict()
+    assert scan_lib.load(tmp_path / "config.yaml").to_dict() == scan.to_dict()
     assert "tau=0.05: final success" in recorder.describe(result)

@@ -74,9 +74,9 @@ def test_the_config_comes_as_a_file_an_object_or_a_mapping():
         planar_file := training.DEFAULT_CONFIG, {"env_config.episode_length": 20}
     )
     assert from_file.base.env_config["episode_length"] == 20
-    plan = training.load_scan(SMALL, {"seeds": 3, "sweep.tau": [0.05, 0.01]})
-    assert training.load_scan(plan, {}) == plan
-    assert training.load_scan(plan.base, {}).base == plan.base
+    scan = training.load_scan(SMALL, {"seeds": 3, "sweep.tau": [0.05, 0.01]})
+    assert training.load_scan(scan, {}) == scan
+    assert training.load_scan(scan.base, {}).base == scan.base
     assert training.as_mapping(["seeds=2", "sweep.lr=[1e-3, 3e-4]"]) == {
         "seeds": 2,
         "sweep.lr": [1e-3, 3e-4],

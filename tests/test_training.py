@@ -11,7 +11,8 @@ import pytest
 
 from jaxik import config
 from jaxik.device import trainer
-from jaxik.host import executables, pieces, policy_folder, recorder, scan
+from jaxik.host import executables, pieces, policy_folder, recorder
+from jaxik.host import scan as scan_lib
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANAR = {"env": "PlanarReach", "gamma": 0.98, "eval_every": 2048}
@@ -60,8 +61,8 @@ def test_each_algorithm_learns_planar_reach_with_her(algo, batch_size, bar):
         "seeds": LEARNING_SEEDS,
         "eval_every": LEARNING_EVAL_EVERY,
     }
-    plan = scan.load(None, {**PLANAR, **settings})
-    jitted = pieces.build(plan.programs[0])
+    scan = scan_lib.load(None, {**PLANAR, **settings})
+    jitted = pieces.build(scan.programs[0])
     compiled = jitted.compile(cache=executables.cache_dir())
     chunk, state, success = pieces.chunk(compiled), jitted.init_state(compiled), []
     for _ in range(evaluations):

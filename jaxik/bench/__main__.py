@@ -392,7 +392,7 @@ def bench_time_to_target(args: argparse.Namespace, command: str) -> None:
 
 def bench_budget(args: argparse.Namespace, command: str) -> None:
     from jaxik.bench import budget, vs_pandagym
-    from jaxik.host import scan
+    from jaxik.host import scan as scan_lib
 
     try:
         minutes = float(args.minutes)
@@ -401,24 +401,24 @@ def bench_budget(args: argparse.Namespace, command: str) -> None:
     if not 0 < minutes <= 24 * 60:
         raise SystemExit(f"--minutes: {args.minutes!r} is not a number of minutes in (0, 1440]")
     try:
-        plan = scan.load(args.config, args.overrides)  # seeds and sweeps are welcome here
+        scan = scan_lib.load(args.config, args.overrides)  # seeds and sweeps are welcome here
     except (ValueError, OSError) as error:
         raise SystemExit(f"{args.config}: {error}") from None
-    if len(plan.programs) != 1:
-        raise SystemExit(f"budget: the config makes {len(plan.programs)} programs; give it one")
-    cfg = plan.programs[0].config
+    if len(scan.programs) != 1:
+        raise SystemExit(f"budget: the config makes {len(scan.programs)} programs; give it one")
+    cfg = scan.programs[0].config
     if args.vs_pandagym:
-        if len(plan.programs[0].runs) != 1:
+        if len(scan.programs[0].runs) != 1:
             raise SystemExit(
                 "budget --vs-pandagym: Stable-Baselines3 trains one run per process; give the "
-                f"config one run (seeds=1, no sweep), not {len(plan.programs[0].runs)}"
+                f"config one run (seeds=1, no sweep), not {len(scan.programs[0].runs)}"
             )
         vs_pandagym.budget_env_id(cfg)  # a task panda-gym has, before anything runs
         vs_pandagym.require()
     print(f"machine: {machine.describe()}", flush=True)
     seconds = minutes * 60
     args.out.mkdir(parents=True, exist_ok=True)
-    swept = tuple(plan.programs[0].float_sweep)  # one curve per setting, median over seeds
+    swept = tuple(scan.programs[0].float_sweep)  # one curve per setting, median over seeds
     curves = budget.run_jaxik(
         cfg, args.config, args.overrides, seconds, args.out, swept, args.warm_cache
     )

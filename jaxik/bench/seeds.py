@@ -9,7 +9,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from jaxik.host import outputs, run, scan
+from jaxik.host import outputs, run
+from jaxik.host import scan as scan_lib
 
 
 @dataclasses.dataclass
@@ -31,9 +32,9 @@ class SeedsTiming:
 
 
 def measure(config: Path, seeds: int, overrides: list[str]) -> SeedsTiming:
-    plan = scan.load(config, [*overrides, f"seeds={seeds}", "stop_on_success=true"])
+    scan = scan_lib.load(config, [*overrides, f"seeds={seeds}", "stop_on_success=true"])
     with tempfile.TemporaryDirectory() as out:
-        summary = run.run_scan(plan, Path(out), console=Console(quiet=True), cache=False)
+        summary = run.run_scan(scan, Path(out), console=Console(quiet=True), cache=False)
     return SeedsTiming(
         seeds=seeds,
         compile_seconds=summary["compile_seconds"],

@@ -1,8 +1,8 @@
 """The float hyperparameters, carried as arrays in the training state instead of baked into the
 compiled program as constants.
 
-They are the ``TrainConfig`` fields marked ``config.hyperparameter``; ``Hyperparams`` names
-them again, in the same order, so that editors and type checkers see its fields (a new one is
+They are the ``TrainConfig`` fields marked ``hyperparameter``; ``Hyperparams`` names
+them again, in a fixed order, so that editors and type checkers see its fields (a new one is
 marked on its field and added here; tests/test_config.py checks that the two agree). Because
 they are leaves, one compiled program serves any of their values, and ``jax.vmap`` over a
 stacked ``Hyperparams`` trains a grid of them at once (``jaxik.host.scan``). Everything else in
@@ -11,6 +11,7 @@ stacked ``Hyperparams`` trains a grid of them at once (``jaxik.host.scan``). Eve
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import jax
@@ -19,15 +20,11 @@ from flax import struct
 
 from jaxik import config as config_lib
 
-FIELDS = config_lib.hyperparameter_names()
-"""TrainConfig fields that are leaves: a scan over them does not recompile."""
-
 
 @struct.dataclass
 class Hyperparams:
     """One float32 array per hyperparameter (scalars, or [runs] when stacked for a scan), named
-    and ordered as the TrainConfig fields marked ``hyperparameter`` (``FIELDS``; a test keeps
-    the two lists one)."""
+    as the TrainConfig fields marked ``hyperparameter`` (a test keeps the two sets one)."""
 
     her_future_prob: jax.Array
     learning_rate: jax.Array
@@ -41,6 +38,11 @@ class Hyperparams:
     target_noise: jax.Array
     target_noise_clip: jax.Array
     init_alpha: jax.Array
+
+
+FIELDS = tuple(field.name for field in dataclasses.fields(Hyperparams))
+"""TrainConfig fields that are leaves: a scan over them does not recompile. In Hyperparams'
+order, which is the order of a checkpoint's leaves (TrainConfig's order may change)."""
 
 
 def from_config(config: config_lib.TrainConfig) -> Hyperparams:

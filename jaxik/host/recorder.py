@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from jaxik.host import outputs, scan, statistics
+from jaxik.host import outputs, statistics
+from jaxik.host import scan as scan_lib
 from jaxik.host.checkpoint import CheckpointError
 
 FIRST_COLUMNS = ("env_steps", "eval_success", "eval_return", "eval_length", "train_success")
@@ -84,7 +85,7 @@ class Recorder:
     def __init__(
         self,
         out: Path,
-        program: scan.Program,
+        program: scan_lib.Program,
         record: HostRecord,
         compile_seconds: float,
         is_main: bool = True,
@@ -143,22 +144,22 @@ class Recorder:
 
 
 def finish_scan(
-    out: Path, plan: scan.Scan, summaries: list[dict[str, Any]], is_main: bool = True
+    out: Path, scan: scan_lib.Scan, summaries: list[dict[str, Any]], is_main: bool = True
 ) -> dict[str, Any]:
     """The summary of a scan of several programs, from theirs; unless it was interrupted, the
     main process writes the scan's table, plot and summary into ``out``."""
     interrupted = summaries[-1]["interrupted"]
     table = [row for s in summaries for row in s["settings"]]
     combined = {
-        "scan": plan.to_dict(),
+        "scan": scan.to_dict(),
         "programs": [s["program"] for s in summaries],
         "settings": table,
         "wall_seconds": sum(s["wall_seconds"] for s in summaries),
         "interrupted": interrupted,
     }
     if is_main and not interrupted:
-        outputs.write_results_table(out, table, list(plan.sweep))
-        outputs.plot_sweep(out / "sweep.png", table, list(plan.sweep), plan.base.success_target)
+        outputs.write_results_table(out, table, list(scan.sweep))
+        outputs.plot_sweep(out / "sweep.png", table, list(scan.sweep), scan.base.success_target)
         outputs.write_summary(out, combined)
     return combined
 
@@ -171,7 +172,7 @@ def read(folder: Path, names: list[str]) -> tuple[dict[str, Any], dict[str, np.n
     return saved, curves(rows, saved["num_runs"], names)
 
 
-def run_labels(program: scan.Program) -> list[dict[str, Any]]:
+def run_labels(program: scan_lib.Program) -> list[dict[str, Any]]:
     """Per run: its index, seed and swept float values (the first metrics.csv columns)."""
     return [
         {"run": i, "seed": r.seed, **{name: getattr(r, name) for name in program.float_sweep}}
@@ -194,7 +195,7 @@ def curves(rows: list[dict[str, float]], num_runs: int, names: list[str]) -> dic
     return {name: np.asarray([[row[name] for row in run] for run in per_run]) for name in names}
 
 
-def program_summary(program: scan.Program, record: HostRecord) -> dict[str, Any]:
+def program_summary(program: scan_lib.Program, record: HostRecord) -> dict[str, Any]:
     """Each run's final results (every metric of its last chunk), then per setting (float
     values) and overall aggregates over seeds: mean, std, interquartile mean, 95 % bootstrap CI.
     ``record`` is the program's ``HostRecord``; its times are summed over every process that
@@ -238,7 +239,7 @@ def program_summary(program: scan.Program, record: HostRecord) -> dict[str, Any]
     }
 
 
-def setting_label(program: scan.Program, run: Any) -> str:
+def setting_label(program: scan_lib.Program, run: Any) -> str:
     """The swept values that tell this run's setting apart, e.g. "batch_size=128 lr=0.001"."""
     values = {**program.static, **{name: getattr(run, name) for name in program.float_sweep}}
     return " ".join(f"{name}={value}" for name, value in values.items())
@@ -257,7 +258,9 @@ def aggregate(per_run: list[dict[str, Any]], target: float) -> dict[str, Any]:
     }
 
 
-def settings_table(program: scan.Program, per_run: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def settings_table(
+    program: scan_lib.Program, per_run: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """One row per setting of ``program`` (its static values and float values), aggregated over
     its seeds. ``per_run`` is in the order of ``program.runs``."""
     rows: dict[str, dict[str, Any]] = {}
@@ -271,7 +274,7 @@ def settings_table(program: scan.Program, per_run: list[dict[str, Any]]) -> list
     return [{**row, **aggregate(members[label], target)} for label, row in rows.items()]
 
 
-def plot_curves(path: Path, program: scan.Program, rows: list[dict[str, float]]) -> None:
+def plot_curves(path: Path, program: scan_lib.Program, rows: list[dict[str, float]]) -> None:
     """One line per setting (the mean over its seeds, their range as a band)."""
     config = program.config
     title = f"{config.algo.upper()} on {config.env}"

@@ -26,6 +26,7 @@ import jax
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from jaxik import agent_settings
 from jaxik import config as config_lib
 from jaxik.host import (
     checkpoint,
@@ -34,8 +35,10 @@ from jaxik.host import (
     pieces,
     policy_folder,
     recorder,
-    scan,
     sharding,
+)
+from jaxik.host import (
+    scan as scan_lib,
 )
 from jaxik.host.checkpoint import CheckpointError
 from jaxik.host.recorder import HostRecord
@@ -124,7 +127,7 @@ class ChunkResult:
     wall_seconds: float  # since the program started, compiling included (all processes)
 
 
-def check_resumable(saved: scan.Scan, wanted: scan.Scan) -> None:
+def check_resumable(saved: scan_lib.Scan, wanted: scan_lib.Scan) -> None:
     """Resuming may change only RESUMABLE settings; anything else names the field."""
     old, new = saved.to_dict(), wanted.to_dict()
     for name in sorted(set(old) | set(new)):
@@ -135,12 +138,12 @@ def check_resumable(saved: scan.Scan, wanted: scan.Scan) -> None:
             )
 
 
-def program_dir(out: Path, program: scan.Program) -> Path:
+def program_dir(out: Path, program: scan_lib.Program) -> Path:
     return out / program.name if program.name else out
 
 
 def run_scan(
-    plan: scan.Scan,
+    scan: scan_lib.Scan,
     out: Path,
     console: Console | None = None,
     cache: bool = True,
@@ -148,7 +151,7 @@ def run_scan(
     interrupt: Interrupt | None = None,
     callbacks: tuple[Callback, ...] = (),
 ) -> dict[str, Any]:
-    """Trains every program of ``plan`` one after another into ``out`` and returns the summary
+    """Trains every program of ``scan`` one after another into ``out`` and returns the summary
     (with "interrupted": True if it stopped early). A scan of one program writes everything into
     ``out``; with several, each has its own folder under ``out``, and ``out`` holds the scan's
     config.yaml (what --resume reads), table, plot and summary. ``resume`` continues each program
@@ -156,13 +159,13 @@ def run_scan(
     called after every chunk of every program (``ChunkResult``)."""
     console = console or Console()
     out = Path(out)
-    programs = plan.programs
+    programs = scan.programs
     programs_cache = executables.cache_dir() if cache else None
     executables.limit_bytes()  # a bad $JAXIK_CACHE_LIMIT_MB is an error before anything compiles
     if is_main_process():
         outputs.check_writable(out)
         if len(programs) > 1:
-            outputs.write_config(out, plan.to_dict())
+            outputs.write_config(out, scan.to_dict())
     summaries = []
     with interrupt or Interrupt() as stop:
         for program in programs:
@@ -181,11 +184,11 @@ def run_scan(
                 break
     if len(programs) == 1:
         return summaries[0]
-    return recorder.finish_scan(out, plan, summaries, is_main=is_main_process())
+    return recorder.finish_scan(out, scan, summaries, is_main=is_main_process())
 
 
 def restore(
-    program: scan.Program, out: Path, like: Any, console: Console
+    program: scan_lib.Program, out: Path, like: Any, console: Console
 ) -> tuple[Any, HostRecord] | None:
     """The newest checkpoint of ``program`` in ``out`` (None if it has none: nothing was saved
     before the run stopped). Errors name the problem and leave the folder as it was."""
@@ -200,14 +203,14 @@ def restore(
         store.close()
     record = HostRecord.from_json(saved, store.directory)
     # the record inside the checkpoint against what is asked now
-    check_resumable(scan.load(None, record.config), scan.load(None, program.to_dict()))
+    check_resumable(scan_lib.load(None, record.config), scan_lib.load(None, program.to_dict()))
     record.config = program.to_dict()
     console.print(f"Resuming {out} after chunk {record.chunks}")
     return state, record
 
 
 def begin(
-    program: scan.Program,
+    program: scan_lib.Program,
     out: Path,
     console: Console,
     resume: bool,
@@ -216,19 +219,19 @@ def begin(
     """``program``'s pieces compiled (or loaded from ``programs_cache``), its chunk, and its
     first state with the host's record: restored from the newest checkpoint in ``out`` when
     resuming and there is one, else initialised."""
-    jitted = pieces.build(program)
-    restored = restore(program, out, jitted.like, console) if resume else None
+    program_pieces = pieces.build(program)
+    restored = restore(program, out, program_pieces.like, console) if resume else None
     names = ("iterations", "evaluation") if restored else ("iterations", "evaluation", "init")
-    compiled = jitted.compile(names, programs_cache)
+    compiled = program_pieces.compile(names, programs_cache)
     if restored is None:
         record = HostRecord(config=program.to_dict(), solved_at=[None] * len(program.runs))
-        return jitted, pieces.chunk(compiled), jitted.init_state(compiled), record
+        return program_pieces, pieces.chunk(compiled), program_pieces.init_state(compiled), record
     state, record = restored
-    return jitted, pieces.chunk(compiled), state, record
+    return program_pieces, pieces.chunk(compiled), state, record
 
 
 def run_program(
-    program: scan.Program,
+    program: scan_lib.Program,
     out: Path,
     console: Console,
     resume: bool,
@@ -240,14 +243,21 @@ def run_program(
     come from and go to ``programs_cache`` (jaxik.host.executables) when given."""
     start = time.perf_counter()
     config = program.config
-    jitted, chunk, state, record = begin(program, out, console, resume, programs_cache)
+    unused = agent_settings.unused(config)
+    if unused:
+        given = ", ".join(f"{name}={value}" for name, value in unused.items())
+        own = ", ".join(agent_settings.names(config.algo))
+        console.print(
+            f"{config.algo} does not read {given} (other learners' settings; its own: {own})"
+        )
+    program_pieces, chunk, state, record = begin(program, out, console, resume, programs_cache)
     store = checkpoint.Checkpoints(out)  # nothing is written before the restore succeeded
     stop.saved = store.latest()
     compile_here = time.perf_counter() - start
     console.print(
         f"{config.algo.upper()} on {config.env}: {len(program.runs)} run(s) x "
         f"{config.num_envs} environments, {config.num_evals * config.eval_every:,} steps each, "
-        f"on {sharding.describe(jitted.mesh)}; compiled in {compile_here:.1f} s"
+        f"on {sharding.describe(program_pieces.mesh)}; compiled in {compile_here:.1f} s"
     )
     results = recorder.Recorder(out, program, record, compile_here, is_main=is_main_process())
     try:
@@ -271,14 +281,14 @@ def run_program(
     save_policy(out / "policy", program, to_host(state.agent.actor_params), to_host(normalizer))
     return results.finish(
         interrupted=interrupted,
-        device=sharding.describe(jitted.mesh),
-        mesh=dict(zip(jitted.mesh.axis_names, jitted.mesh.devices.shape, strict=True)),
+        device=sharding.describe(program_pieces.mesh),
+        mesh=sharding.axes(program_pieces.mesh),
         policy="policy",  # the policy folder, relative to the run folder
     )
 
 
 def train_chunks(
-    program: scan.Program,
+    program: scan_lib.Program,
     chunk: Callable,
     state: Any,
     results: recorder.Recorder,
@@ -362,7 +372,7 @@ def close_all(*closers: Callable[[], None]) -> None:
 
 
 def save_policy(
-    folder: Path, program: scan.Program, actor_params: Any, normalizer: dict[str, Any]
+    folder: Path, program: scan_lib.Program, actor_params: Any, normalizer: dict[str, Any]
 ) -> None:
     """Writes the runs' final policies (host arrays, [runs] leading when batched) as the policy
     folder (jaxik.host.policy_folder); one process writes."""

@@ -124,17 +124,17 @@ def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> Scan:
         raise ValueError(f"sweep={sweep!r} must be a mapping of field -> list of values")
     check_int("seeds", seeds, minimum=1, maximum=MAX_RUNS)
     base = config_lib.load(None, values)
-    plan = Scan(base=base, seeds=seeds, sweep=check_sweep(base, sweep))
-    floats = [len(v) for k, v in plan.sweep.items() if k in hyperparams.FIELDS]
-    statics = [len(v) for k, v in plan.sweep.items() if k not in hyperparams.FIELDS]
+    scan = Scan(base=base, seeds=seeds, sweep=check_sweep(base, sweep))
+    floats = [len(v) for k, v in scan.sweep.items() if k in hyperparams.FIELDS]
+    statics = [len(v) for k, v in scan.sweep.items() if k not in hyperparams.FIELDS]
     runs = seeds * math.prod(floats)
     if runs > MAX_RUNS or math.prod(statics) > MAX_PROGRAMS:
         raise ValueError(
-            f"seeds={seeds} and sweep={as_lists(plan.sweep)} make {runs:,} runs per program and "
+            f"seeds={seeds} and sweep={as_lists(scan.sweep)} make {runs:,} runs per program and "
             f"{math.prod(statics):,} programs; at most {MAX_RUNS:,} runs per program and "
             f"{MAX_PROGRAMS:,} programs are allowed"
         )
-    return plan
+    return scan
 
 
 def check_sweep(base: TrainConfig, sweep: dict[str, Any]) -> dict[str, tuple]:

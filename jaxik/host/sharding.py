@@ -62,3 +62,8 @@ def describe(mesh: Mesh) -> str:
     runs, envs = mesh.devices.shape
     kind = mesh.devices.flat[0].device_kind
     return f"{runs * envs} {kind} device(s): runs x{runs}, environments x{envs}"
+
+
+def axes(mesh: Mesh) -> dict[str, int]:
+    """The mesh's axis sizes by name: {"runs": r, "envs": e}."""
+    return dict(zip(mesh.axis_names, mesh.devices.shape, strict=True))
