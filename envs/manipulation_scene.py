@@ -176,7 +176,24 @@ def build(
     ``servo_plugin`` they are that law's C plugin (envs/native_library.py) and take the servo
     targets, for MuJoCo's C engine."""
     spec = mujoco.MjSpec.from_file(str(panda_model.MODEL_PATH))
-    choice = panda_model.physics_choice(backend)
+    _set_options(spec, timestep, contact, panda_model.physics_choice(backend))
+    rate = _set_arm(spec, timestep, servo_plugin)
+    table = _add_table(spec, table_x)
+    fingers = _set_hand(spec, gripper, objects, servo_plugin, rate)
+    pairs = [(table.name, finger, GRIPPER_TABLE_FRICTION) for finger in fingers]
+    pairs += _add_objects(spec, objects, table.name, fingers)
+    for first, second, friction in pairs:
+        pair = spec.add_pair(geomname1=first, geomname2=second)
+        pair.condim = 3  # sliding friction; panda-gym's spinning and rolling friction are ~0
+        pair.friction = [friction, friction, 0.0, 0.0, 0.0]
+        pair.solimp = [*contact.impedance, 0.001, 0.5, 2.0]
+    model = spec.compile()
+    _set_object_damping(model, objects)
+    return model
+
+
+def _set_options(spec: mujoco.MjSpec, timestep: float, contact: ContactSettings, choice) -> None:
+    """The solver and the contacts: ``contact``'s settings, ``choice``'s Jacobian and solver."""
     spec.option.timestep = timestep
     spec.option.jacobian = choice.jacobian
     spec.option.solver = choice.solver
@@ -190,6 +207,10 @@ def build(
     if not contact.warmstart:
         spec.option.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_WARMSTART)
 
+
+def _set_arm(spec: mujoco.MjSpec, timestep: float, servo_plugin: bool) -> float:
+    """panda-gym's arm: no joint damping, its torque limits and link inertias, and force motors
+    (``servo_plugin``: the velocity servos' C plugin). Returns the servo rate per second."""
     for joint in spec.joints:
         joint.damping = np.zeros_like(joint.damping)
     for joint, limit in zip(panda_model.ARM_JOINTS, PANDA_GYM_TORQUE_LIMITS, strict=True):
@@ -204,16 +225,31 @@ def build(
         actuator.ctrlrange = [-limit, limit]
         if servo_plugin:
             native_library.attach_servo(spec, actuator, "arm", rate, limit)
+    return rate
 
+
+def _add_table(spec: mujoco.MjSpec, table_x: tuple[float, float]):
+    """The drawn table from x = table_x[0] to table_x[1], and the plane its top collides as."""
     drawn = spec.geom("table")
     drawn.pos[0], drawn.size[0] = sum(table_x) / 2, (table_x[1] - table_x[0]) / 2
-    table = spec.worldbody.add_geom(
+    return spec.worldbody.add_geom(
         name="table_top",
         type=mujoco.mjtGeom.mjGEOM_PLANE,
         pos=[-0.3, 0.0, panda_model.TABLE_TOP_Z],
         size=[0.55, 0.35, 0.01],
         rgba=[0, 0, 0, 0],  # the table box draws it
     )
+
+
+def _set_hand(
+    spec: mujoco.MjSpec,
+    gripper: bool,
+    objects: tuple[ObjectSpec, ...],
+    servo_plugin: bool,
+    rate: float,
+) -> tuple[str, ...]:
+    """The hand's fingers: two on slide joints (``gripper``) or one welded box, and the
+    capsule that stands for them against cylinders. Returns the finger geoms' names."""
     hand = spec.body("hand")
     for geom in list(hand.geoms):
         if geom.name in ("left_finger", "right_finger"):
@@ -247,12 +283,20 @@ def build(
             mass=0.0,
             rgba=[0, 0, 0, 0],
         )
-    pairs = [(table.name, finger, GRIPPER_TABLE_FRICTION) for finger in fingers]
+    return fingers
+
+
+def _add_objects(
+    spec: mujoco.MjSpec, objects: tuple[ObjectSpec, ...], table: str, fingers: tuple[str, ...]
+) -> list[tuple[str, str, float]]:
+    """Each object on a free joint; returns the contact pairs they make (first geom, second,
+    friction): with the table, the fingers and each other."""
+    pairs = []
     for obj in objects:
         body = spec.worldbody.add_body(name=obj.name, pos=[0.0, 0.0, obj.half_height])
         body.add_freejoint(name=obj.name)
         geom = body.add_geom(name=obj.name, mass=obj.mass, rgba=list(obj.rgba))
-        pairs += [(obj.name, table.name, obj.table_friction)]
+        pairs += [(obj.name, table, obj.table_friction)]
         if obj.shape == "box":
             geom.type, geom.size = mujoco.mjtGeom.mjGEOM_BOX, list(obj.size)
             pairs += [(obj.name, finger, obj.gripper_friction) for finger in fingers]
@@ -265,19 +309,17 @@ def build(
             if first.shape != "box" or second.shape != "box":
                 raise ValueError(f"{first.name} and {second.name}: only cubes touch each other")
             pairs.append((first.name, second.name, OBJECT_OBJECT_FRICTION))
-    for first, second, friction in pairs:
-        pair = spec.add_pair(geomname1=first, geomname2=second)
-        pair.condim = 3  # sliding friction; panda-gym's spinning and rolling friction are ~0
-        pair.friction = [friction, friction, 0.0, 0.0, 0.0]
-        pair.solimp = [*contact.impedance, 0.001, 0.5, 2.0]
-    model = spec.compile()
+    return pairs
+
+
+def _set_object_damping(model: mujoco.MjModel, objects: tuple[ObjectSpec, ...]) -> None:
+    """Each object's free joint damped by ``obj.damping`` times its mass and inertia."""
     for obj in objects:
         dofs = model.jnt_dofadr[model.joint(obj.name).id] + np.arange(6)
         body = model.body(obj.name)
         model.dof_damping[dofs] = obj.damping * np.concatenate(
             [np.repeat(body.mass, 3), body.inertia]
         )
-    return model
 
 
 def _add_fingers(spec: mujoco.MjSpec, hand, servo_plugin: bool, rate: float) -> tuple[str, str]:
