@@ -2,6 +2,9 @@
 
     envs  <-  jaxik.config  <-  jaxik.device  <-  jaxik.host  <-  the doors (jaxik.policy, ...)
 
+(the config wing is jaxik.config and the learners' own settings it is made of,
+jaxik.agent_settings)
+
 Read from the source with ``ast``, so an import inside a function counts too."""
 
 import ast
@@ -42,10 +45,13 @@ def modules() -> dict[str, set[str]]:
     return {module_name(path): imported(path) for path in files}
 
 
+CONFIG_WING = ("jaxik.config", "jaxik.agent_settings")
+
+
 def wing(name: str) -> str:
     if name.startswith("envs"):
         return "envs"
-    if name == "jaxik.config":
+    if name in CONFIG_WING:
         return "config"
     for part in ("device", "host"):
         if name.startswith(f"jaxik.{part}"):
@@ -55,7 +61,7 @@ def wing(name: str) -> str:
 
 ALLOWED = {
     "envs": {"envs"},
-    "config": {"envs"},
+    "config": {"envs", "config"},
     "device": {"envs", "config", "device"},
     "host": {"envs", "config", "device", "host"},
 }

@@ -38,6 +38,8 @@ def wing(path: str) -> str:
         return "doors"
     if parts[1] in ("config", "device", "host"):
         return parts[1]
+    if parts[1] == "agent_settings":  # the learners' own settings, which the config is made of
+        return "config"
     return FLAT.get(parts[1], "doors")
 
 
