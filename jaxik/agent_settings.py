@@ -10,10 +10,9 @@ under the learner's name::
     td3: {noise_std: 0.2, policy_delay: 3}
 
 which ``flatten`` turns into the flat keys (the grouped value winning), naming a key the learner
-does not take, or a group that is not the chosen learner's. ``of(config)`` gives the chosen
-learner's settings as their own frozen dataclass, and ``unused(config)`` the settings of other
-learners set away from their defaults (a scan over ``algo`` keeps one file for all learners, so
-these are reported, not refused). Plain Python: nothing here imports JAX.
+does not take, or a group that is not the chosen learner's. ``unused(config)`` gives the
+settings of other learners set away from their defaults (a scan over ``algo`` keeps one file for
+all learners, so these are reported, not refused). Plain Python: nothing here imports JAX.
 """
 
 from __future__ import annotations
@@ -132,13 +131,6 @@ def names(algo: str) -> tuple[str, ...]:
 def all_names() -> tuple[str, ...]:
     """Every learner's settings, each once."""
     return tuple(dict.fromkeys(name for algo in ALGOS for name in names(algo)))
-
-
-def of(config: Any) -> Any:
-    """The settings of ``config.algo``, taken from the config's flat fields, as that learner's
-    own dataclass (``TD3Settings`` for td3, ...)."""
-    kind = SETTINGS[config.algo]
-    return kind(**{name: getattr(config, name) for name in names(config.algo)})
 
 
 def unused(config: Any) -> dict[str, Any]:

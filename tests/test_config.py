@@ -135,8 +135,8 @@ def test_the_hyperparameters_are_the_fields_marked_so():
 
 def test_each_learner_declares_its_own_settings_and_the_flat_keys_stay():
     """TrainConfig holds every learner's settings as flat fields, declared once per learner:
-    ``of`` gives the chosen learner's own dataclass, a group under its name sets them, and
-    a group of another learner or a key the learner lacks is refused, naming it."""
+    a group under its name sets them, and a group of another learner or a key the learner
+    lacks is refused, naming it."""
     shared = {f.name for f in dataclasses.fields(config.TrainConfig)} - set(
         agent_settings.all_names()
     )
@@ -144,15 +144,17 @@ def test_each_learner_declares_its_own_settings_and_the_flat_keys_stay():
     for algo, kind in agent_settings.SETTINGS.items():
         assert not shared & set(agent_settings.names(algo))
         assert issubclass(config.TrainConfig, kind)  # a new learner's class is inherited too
-        chosen = config.TrainConfig(algo=algo)
-        assert type(agent_settings.of(chosen)) is kind
     assert agent_settings.names("ddpg") == agent_settings.names("td3")[:5]
     assert agent_settings.names("sac") == ("init_alpha",)
+    with pytest.raises(ValueError, match="policy_delay=0"):  # a class alone checks its fields
+        agent_settings.TD3Settings(policy_delay=0)
+    with pytest.raises(ValueError, match="dropped_quantiles=3 must be below quantiles=3"):
+        agent_settings.TQCSettings(quantiles=3, dropped_quantiles=3)
 
     file = config.load(None, {"algo": "td3", "noise_std": 0.3, "td3": {"policy_delay": 3}})
     assert (file.noise_std, file.policy_delay) == (0.3, 3)
     cli = config.load(None, {"noise_std": 0.3, "td3.noise_std": 0.4})  # the group wins
-    assert agent_settings.of(cli).noise_std == 0.4
+    assert cli.noise_std == 0.4
     assert config.load(None, {"algo": "tqc", "tqc": {"quantiles": 9}}).quantiles == 9
     with pytest.raises(
         ValueError, match=r"sac=\{'init_alpha': 2\} sets sac's settings, but algo='td3'"

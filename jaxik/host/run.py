@@ -37,9 +37,7 @@ from jaxik.host import (
     recorder,
     sharding,
 )
-from jaxik.host import (
-    scan as scan_lib,
-)
+from jaxik.host import scan as scan_lib
 from jaxik.host.checkpoint import CheckpointError
 from jaxik.host.recorder import HostRecord
 
