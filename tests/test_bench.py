@@ -4,6 +4,10 @@ themselves are measured by running it, not asserted here)."""
 import dataclasses
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import jax
@@ -376,3 +380,26 @@ def test_the_budget_command_stops_train_py_and_keeps_what_it_learned(tmp_path):
     assert 0 <= curve["final_success"] <= 1
     assert curve["updates"] > 0
     assert (tmp_path / "train" / "checkpoints").is_dir()
+
+
+def test_a_stopped_budget_run_stops_its_training_process(tmp_path):
+    """``bench budget`` trains in a child process; terminating the bench (SIGTERM, as pkill
+    sends) must stop that child too, not leave it training for the rest of its budget."""
+    pid_file = tmp_path / "child.pid"
+    script = f"""
+import subprocess, sys
+from jaxik.bench import budget
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+open({str(pid_file)!r}, "w").write(str(child.pid))
+budget.interrupt_after(child, 120)
+"""
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not pid_file.is_file() or not pid_file.read_text():
+        assert time.monotonic() < deadline and parent.poll() is None
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=60) == 128 + signal.SIGTERM
+    with pytest.raises(ProcessLookupError):  # the child is gone, not left sleeping
+        os.kill(child, 0)

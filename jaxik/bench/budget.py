@@ -92,6 +92,33 @@ def updates(cfg, env_steps: float) -> float:
     return float(max(0, iterations - first) * cfg.updates_per_iteration)
 
 
+def interrupt_after(process: subprocess.Popen, seconds: float) -> None:
+    """Waits for ``process`` up to ``seconds``, then sends it Ctrl-C (the chunk under way
+    finishes and is saved) and waits for it to end. Should this process stop first (SIGTERM,
+    Ctrl-C, an error), ``process`` is stopped too, rather than training on alone for the rest of
+    its budget."""
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+            process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _exit_on_signal(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_jaxik(
     cfg, config: Path, overrides: list[str], seconds: float, out: Path, swept: tuple[str, ...] = (),
     warm_cache: bool = False,
@@ -113,11 +140,7 @@ def run_jaxik(
             process = subprocess.Popen(
                 command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
             )
-            try:
-                process.wait(timeout=seconds)
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGINT)  # the chunk under way finishes, is saved
-                process.wait()
+            interrupt_after(process, seconds)
         process_seconds = time.perf_counter() - start
     if process.returncode not in (0, 130, -signal.SIGINT):
         raise SystemExit(f"{' '.join(command)} failed:\n{log.read_text()[-3000:]}")
