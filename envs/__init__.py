@@ -15,6 +15,7 @@ from envs import platform as _platform
 _platform.configure_xla_flags()
 _platform.configure_mujoco_gl()
 _platform.import_mujoco()
+_platform.patch_mjx_quaternion()
 
 from envs.registry import ENV_NAMES, make, make_config  # noqa: E402
 from envs.wrappers import AutoResetWrapper, FlatObservation, TraceOnce  # noqa: E402

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from envs.platform import CPU_XLA_FLAGS
+from envs.platform import CPU_XLA_FLAGS, cpu_xla_flags
 
 PROBE = """
 import envs, jax, os
@@ -30,15 +30,23 @@ def test_flags_in_force_and_user_flags_kept():
         {"XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
     )
     assert flags.split()[0] == "--xla_force_host_platform_device_count=2"
-    for flag in CPU_XLA_FLAGS:
+    for flag in cpu_xla_flags():
         assert flag in flags.split()
     assert backend == "cpu 2"
 
 
+def test_flags_follow_the_installed_jaxlib():
+    # An XLA that does not know a flag aborts at start: jaxlib 0.11 dropped the fusion emitters'.
+    assert cpu_xla_flags((0, 10)) == CPU_XLA_FLAGS
+    assert "--xla_cpu_use_fusion_emitters=false" not in cpu_xla_flags((0, 11))
+    assert "--xla_cpu_enable_concurrency_optimized_scheduler=false" in cpu_xla_flags((0, 12))
+
+
 def test_user_value_of_a_flag_wins():
-    flags, _ = _run({"XLA_FLAGS": "--xla_cpu_use_fusion_emitters=true", "JAX_PLATFORMS": "cpu"})
-    assert "--xla_cpu_use_fusion_emitters=true" in flags.split()
-    assert "--xla_cpu_use_fusion_emitters=false" not in flags.split()
+    flag = "--xla_cpu_enable_concurrency_optimized_scheduler"
+    flags, _ = _run({"XLA_FLAGS": f"{flag}=true", "JAX_PLATFORMS": "cpu"})
+    assert f"{flag}=true" in flags.split()
+    assert f"{flag}=false" not in flags.split()
 
 
 def test_not_set_when_another_backend_is_chosen():
@@ -88,3 +96,35 @@ except RenderError as error:
     )
     assert "failed to load with MUJOCO_GL=osmesa" in result.stdout, result.stdout
     assert "make install-render" in result.stdout
+
+
+def test_mjx_quaternion_is_the_same_without_a_scatter():
+    """envs replaces MJX's axis_angle_to_quat (jnp.insert, a scatter in jax 0.12, ten times
+    slower batched on the CPU) by a concatenation: the same numbers, and the arm's kinematics
+    compiles without a scatter."""
+    import jax
+    import jax.numpy as jnp
+    import mujoco
+    from mujoco import mjx
+    from mujoco.mjx._src import math as mjx_math
+
+    import envs
+    from envs import platform
+
+    assert mjx_math.axis_angle_to_quat is platform._axis_angle_to_quat
+
+    def with_insert(axis, angle):
+        s, c = jnp.sin(angle * 0.5), jnp.cos(angle * 0.5)
+        return jnp.insert(axis * s, 0, c)
+
+    axes = jax.random.normal(jax.random.key(0), (64, 3))
+    angles = jax.random.uniform(jax.random.key(1), (64,), minval=-4.0, maxval=4.0)
+    ours = jax.jit(jax.vmap(platform._axis_angle_to_quat))(axes, angles)
+    theirs = jax.jit(jax.vmap(with_insert))(axes, angles)
+    assert jnp.array_equal(ours, theirs)
+
+    env = envs.make("PandaReach")
+    data = mjx.put_data(env.mj_model, mujoco.MjData(env.mj_model))
+    batch = jax.tree.map(lambda x: jnp.broadcast_to(x, (8, *x.shape)), data)
+    text = jax.jit(jax.vmap(lambda d: mjx.kinematics(env.model, d))).lower(batch).as_text()
+    assert "scatter" not in text
