@@ -1,6 +1,14 @@
 # `make train` and `make test` work on a fresh machine: each creates .venv when missing and
 # installs the project into it first, with the exact versions in constraints.txt (what CI tested).
-PYTHON ?= python3
+# JAX 0.11 and newer need Python 3.12 or newer. Unless PYTHON names one, the first of python3,
+# python3.13, python3.12 and pyenv's installed versions that is new enough creates .venv; a .venv
+# made by an older Python is made again.
+NEW_ENOUGH := -c 'import sys; sys.exit(sys.version_info < (3, 12))'
+ifndef PYTHON
+PYTHON := $(shell for p in python3 python3.13 python3.12 \
+	$(sort $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)); do \
+	$$p $(NEW_ENOUGH) 2>/dev/null && { echo $$p; break; }; done)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
@@ -9,7 +17,9 @@ LOCK := constraints.txt
 .PHONY: install install-compare install-render train render test test-slow lint bench bench-train bench-compare reproduce reproduce-panda-gym lock
 
 $(INSTALLED): pyproject.toml $(LOCK)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { echo "jaxik needs Python 3.12 or newer (for JAX 0.12) and found" \
+		"none: install one, or name it with PYTHON=/path/to/python3.12 make ..."; exit 1; }
+	$(BIN)/python $(NEW_ENOUGH) 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q -c $(LOCK) pip
 	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[dev]"
 	touch $(INSTALLED)
