@@ -37,9 +37,10 @@ PHYSICS_BACKENDS = ("auto", "cpu", "gpu")
 PHYSICS_CHOICES = {
     # On the CPU nothing may call LAPACK: jaxlib 0.10's batched LAPACK kernels split a large
     # batch over XLA's intra-op thread pool and wait for the pieces, and a step of a few
-    # thousand environments deadlocked that way (envs/linalg.py). MJX's dense mass matrix is
-    # factored with cho_factor (LAPACK) and its Newton solver factors its Hessian the same way;
-    # the sparse factorisation and conjugate gradients are plain JAX.
+    # thousand environments deadlocked that way (envs/linalg.py; last seen on jaxlib 0.10).
+    # MJX's dense mass matrix is factored with cho_factor (LAPACK) and its Newton solver
+    # factors its Hessian the same way; the sparse factorisation and conjugate gradients are
+    # plain JAX.
     "cpu": PhysicsChoice(
         jacobian=mujoco.mjtJacobian.mjJAC_SPARSE,
         solver=mujoco.mjtSolver.mjSOL_CG,

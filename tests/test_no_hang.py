@@ -69,7 +69,7 @@ import jax
 import jax.numpy as jnp
 
 n = {num_envs}
-env = envs.AutoResetWrapper(envs.make("{name}"))
+env = envs.AutoResetWrapper(envs.make("{name}"{overrides}))
 traces = []
 
 
@@ -116,7 +116,24 @@ def test_documented_pattern_runs_at_4096_environments(name, steps):
     environment) take a few seconds here; before the fix it never returned. The step is traced
     once, and every observation, reward and joint position stays finite, with no reset forced
     by non-finite physics."""
-    code = textwrap.dedent(DOCUMENTED_PATTERN.format(num_envs=4096, name=name, steps=steps))
+    code = DOCUMENTED_PATTERN.format(num_envs=4096, name=name, steps=steps, overrides="")
+    _run_to_the_end(code, name)
+
+
+# The GPU's physics choices on the CPU: a dense mass matrix that LAPACK factors, what the rule
+# above forbids. Slow, and not a guard: it shows whether the installed jaxlib still hangs there
+# (jaxlib 0.10 did; on one day neither 0.10.2 nor 0.12.1 hung in 20 steps of each).
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["PandaReach", "PandaReachJoints"])
+def test_lapack_in_the_step_at_4096_environments(name):
+    overrides = ', physics_backend="gpu"'
+    _run_to_the_end(
+        DOCUMENTED_PATTERN.format(num_envs=4096, name=name, steps=20, overrides=overrides), name
+    )
+
+
+def _run_to_the_end(code: str, name: str) -> None:
+    code = textwrap.dedent(code)
     try:
         result = subprocess.run(
             [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
