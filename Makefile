@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LOCK := constraints.txt
 
-.PHONY: install install-compare install-render train render test test-slow lint bench bench-train bench-compare reproduce reproduce-panda-gym lock
+.PHONY: install install-compare install-render install-warp train render test test-slow test-warp lint bench bench-train bench-compare reproduce reproduce-panda-gym lock
 
 $(INSTALLED): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "jaxik needs Python 3.12 or newer (for JAX 0.12) and found" \
@@ -69,6 +69,15 @@ test: lint
 # Long learning runs on the real Panda (minutes each on the CPU).
 test-slow: $(INSTALLED)
 	$(BIN)/python -m pytest -m slow -n $(TEST_WORKERS) --dist worksteal --durations=15
+
+# MuJoCo Warp (physics_engine="warp", envs/warp_physics.py): the warp extra, then the tests that
+# need it. Here Warp runs its kernels on the CPU, after compiling them for some minutes on a fresh
+# machine (its cache: ~/.cache/warp).
+install-warp: $(INSTALLED)
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[warp]"
+
+test-warp: install-warp
+	$(BIN)/python -m pytest -m warp tests/test_warp_physics.py
 
 bench: $(INSTALLED)
 	$(BIN)/python -m jaxik.bench env

@@ -13,9 +13,12 @@ just those MJX stages gives the same numbers (tests/test_panda_kinematics.py che
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import mujoco
 from flax import struct
 from mujoco import mjx
+
+from envs import warp_physics
 
 
 @struct.dataclass
@@ -63,21 +66,30 @@ class ArmDynamics:
     """``step(state, ctrl)``: one physics step of ``model`` from an ``ArmState``.
 
     ``template`` is an ``mjx.Data`` of the model (say at rest) that supplies every field the state
-    does not: nothing in it but qpos, qvel, qacc_warmstart and ctrl affects a step.
+    does not: nothing in it but qpos, qvel, qacc_warmstart and ctrl affects a step. A model put
+    for MuJoCo Warp (``impl="warp"``, envs/warp_physics.py) steps the same way; its template's
+    buffers are rebuilt in the trace rather than held as constants.
     """
 
     def __init__(self, mj_model: mujoco.MjModel, model: mjx.Model, template: mjx.Data):
         self.model = model
-        self.template = template
-        self.full = needs_full_step(mj_model)
+        self.warp = model.impl.value == "warp"
+        self.template = warp_physics.packed(template) if self.warp else template
+        self.full = needs_full_step(mj_model) or self.warp
 
     def state(self, data: mjx.Data) -> ArmState:
         return ArmState(data.qpos, data.qvel, data.qacc_warmstart)
 
     def step(self, state: ArmState, ctrl: jax.Array) -> ArmState:
         """state: ArmState, ctrl [nu] -> the ArmState one timestep later."""
-        data = self.template.replace(
+        return self.checked_step(state, ctrl)[0]
+
+    def checked_step(self, state: ArmState, ctrl: jax.Array) -> tuple[ArmState, jax.Array]:
+        """``step``, and whether it ran out of a MuJoCo Warp buffer [] bool (never on MJX)."""
+        template = warp_physics.unpacked(self.template) if self.warp else self.template
+        data = template.replace(
             qpos=state.qpos, qvel=state.qvel, qacc_warmstart=state.qacc_warmstart, ctrl=ctrl
         )
         data = mjx.step(self.model, data) if self.full else smooth_step(self.model, data)
-        return self.state(data)
+        overflow = warp_physics.overflowed(data) if self.warp else jnp.zeros((), bool)
+        return self.state(data), overflow

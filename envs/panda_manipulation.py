@@ -30,7 +30,7 @@ import numpy as np
 from brax.envs.base import State
 from mujoco import mjx
 
-from envs import manipulation_scene, panda_model, velocity_motor
+from envs import manipulation_scene, panda_model, velocity_motor, warp_physics
 from envs import reward as reward_lib
 from envs import validation as check
 from envs.arm_control import CONTROL_TYPES, IK_SOLVERS, ArmControl
@@ -42,7 +42,7 @@ from envs.reward import REWARD_TYPES
 from envs.velocity_motor import VelocityMotor
 
 ARM_DOF = len(panda_model.ARM_JOINTS)
-PHYSICS_ENGINES = ("auto", "mujoco", "mjx")
+PHYSICS_ENGINES = ("auto", "mujoco", "mjx", "warp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,8 +176,14 @@ class PandaManipulationConfig:
     """Whose MJX choices the physics uses (envs/panda_model.py): "auto", "cpu" or "gpu"."""
     physics_engine: str = check.setting("auto", check=check.one_of(PHYSICS_ENGINES))
     """What steps the physics: "mujoco" (MuJoCo's C engine, called from the compiled program:
-    the CPU's fastest, envs/mujoco_step.py), "mjx" (MJX, inside the program: a GPU's), or
+    the CPU's fastest, envs/mujoco_step.py), "mjx" (MJX, inside the program: a GPU's), "warp"
+    (MuJoCo Warp through MJX, for NVIDIA GPUs; needs the warp extra: envs/warp_physics.py), or
     "auto" (mujoco where JAX runs on the CPU, mjx elsewhere)."""
+    warp_envs: int = check.setting(16_384, check=check.check_positive_int)
+    """physics_engine "warp": the most environments one physics call steps (all of a program's:
+    num_envs times its runs, or the evaluation's), for which MuJoCo Warp's contact buffer is
+    sized (the scene's most contacts per environment times this). A step with more sets the
+    metric ``physics_overflow`` and training stops with an error naming this setting."""
 
     def __post_init__(self) -> None:
         check.check_fields(self)
@@ -280,6 +286,13 @@ class PandaManipulation(GoalEnv):
         self.dynamics = ArmDynamics(self.mj_model, self.model, rest)
         self._rest = self.dynamics.state(rest)
         self.engine = physics_engine(config)
+        if self.engine == "warp":
+            warp_physics.require(f"physics_engine={config.physics_engine!r}")
+            self.warp_sizes = warp_physics.sizes(self.mj_model, config.warp_envs)
+            model, start = warp_physics.put(
+                self.mj_model, panda_model.neutral_data(self.mj_model), self.warp_sizes
+            )
+            self.dynamics = ArmDynamics(self.mj_model, model, start)
         if self.engine == "mujoco":
             if config.warmstart:
                 raise ValueError(
@@ -423,6 +436,14 @@ class PandaManipulation(GoalEnv):
         scene = self.sample_start(start_key)
         return self._initial_state(scene, self._observe(scene, goal), goal)
 
+    def _initial_state(self, pipeline_state: ArmState, obs: dict, goal: jax.Array) -> State:
+        """GoalEnv's first state; on MuJoCo Warp with the metric ``physics_overflow`` (0)."""
+        state = super()._initial_state(pipeline_state, obs, goal)
+        if self.engine != "warp":
+            return state
+        zero = jnp.zeros((), jnp.float32)
+        return state.replace(metrics={**state.metrics, "physics_overflow": zero})
+
     def step(self, state: State, action: jax.Array) -> State:
         self._check_action(action)
         action = jnp.clip(action, -1.0, 1.0)
@@ -440,16 +461,21 @@ class PandaManipulation(GoalEnv):
             scene = self.native.step(scene, jnp.concatenate([target, finger_target]))
         else:
             target = self.control.servo_targets(scene.qpos[:ARM_DOF], arm_action)
-            scene = self._mjx_control_step(scene, target, finger_target)
+            scene, overflow = self._mjx_control_step(scene, target, finger_target)
         finite = jnp.isfinite(scene.qpos).all() & jnp.isfinite(scene.qvel).all()
         scene = jax.tree.map(lambda now, rest: jnp.where(finite, now, rest), scene, self._rest)
         obs = self._observe(scene, state.info["goal"])
-        return self._transition(state, scene, obs, nonfinite=~finite)
+        stepped = self._transition(state, scene, obs, nonfinite=~finite)
+        if self.engine == "warp":
+            metrics = {**stepped.metrics, "physics_overflow": overflow.astype(jnp.float32)}
+            stepped = stepped.replace(metrics=metrics)
+        return stepped
 
     def _mjx_control_step(
         self, scene: ArmState, target: jax.Array, finger_target: jax.Array
-    ) -> ArmState:
-        """``n_substeps`` MJX physics steps, the motor's torques computed before each."""
+    ) -> tuple[ArmState, jax.Array]:
+        """``n_substeps`` MJX (or MuJoCo Warp) physics steps, the motor's torques computed
+        before each; and whether any ran out of a MuJoCo Warp buffer [] bool."""
         timestep = float(self.mj_model.opt.timestep)
 
         def substep(scene: ArmState, _):
@@ -467,10 +493,12 @@ class PandaManipulation(GoalEnv):
                     timestep,
                 )
                 ctrl = jnp.concatenate([ctrl, force])
-            return self.dynamics.step(scene, ctrl), None
+            if self.engine == "warp":
+                return self.dynamics.checked_step(scene, ctrl)
+            return self.dynamics.step(scene, ctrl), jnp.zeros((), bool)
 
-        scene, _ = jax.lax.scan(substep, scene, None, length=self.config.n_substeps)
-        return scene
+        scene, overflows = jax.lax.scan(substep, scene, None, length=self.config.n_substeps)
+        return scene, overflows.any()
 
     def finger_targets(self, scene: ArmState, action: jax.Array) -> jax.Array:
         """Each finger's target [2] (none without the gripper) for a clipped action: half of

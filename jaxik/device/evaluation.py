@@ -35,15 +35,17 @@ def make_evaluate(
             length = length + running
             ended = running & (state.done > 0)
             success = jnp.where(ended, state.metrics["success"], success)
-            return (state, running & ~ended, episode_return, length, success), None
+            overflow = state.metrics.get("physics_overflow")  # MuJoCo Warp's physics only
+            return (state, running & ~ended, episode_return, length, success), overflow
 
         carry = (state, running, zeros, zeros, zeros)
-        carry, _ = jax.lax.scan(one_step, carry, None, length=env.config.episode_length)
+        carry, overflows = jax.lax.scan(one_step, carry, None, length=env.config.episode_length)
         _, _, episode_return, length, success = carry
         return {
             "eval_success": success.mean(),
             "eval_return": episode_return.mean(),
             "eval_length": length.mean(),
+            **({} if overflows is None else {"eval_physics_overflow": overflows.sum()}),
         }
 
     return evaluate

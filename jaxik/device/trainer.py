@@ -321,6 +321,8 @@ def iteration(setup: Setup, state: TrainState, _) -> tuple[TrainState, dict[str,
         "successes": (done & (env_state.metrics["success"] > 0)).sum(),
         **learn_metrics,
     }
+    if "physics_overflow" in env_state.metrics:  # MuJoCo Warp's physics (envs/warp_physics.py)
+        metrics["physics_overflow"] = env_state.metrics["physics_overflow"].sum()
     return state.replace(agent=agent_state), metrics
 
 
@@ -335,6 +337,8 @@ def iterations(setup: Setup, state: TrainState) -> tuple[TrainState, dict[str, j
     state, per_iteration = iterate(setup, state)
     episodes = per_iteration.pop("episodes").sum()
     successes = per_iteration.pop("successes").sum()
+    if "physics_overflow" in per_iteration:
+        per_iteration["physics_overflow"] = per_iteration["physics_overflow"].sum()
     return state, {
         "env_steps": state.iteration * setup.config.num_envs,
         "train_episodes": episodes,
