@@ -95,6 +95,8 @@ def load_scan(args: argparse.Namespace) -> scan_lib.Scan:
     if args.resume is not None and not source.is_file():
         raise CheckpointError(f"{args.resume} has no config.yaml: not a run folder")
     scan = scan_lib.load(source, args.overrides)
+    for program in scan.programs:
+        run.check_warp_envs(program)
     if args.resume is not None:
         run.check_resumable(scan_lib.load(source), scan)
     return scan
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.resume or args.out or Path("runs") / source.stem
     try:
         result = training.train(scan, out=out, resume=args.resume is not None)
-    except (CheckpointError, OutputError) as error:
+    except (CheckpointError, OutputError, run.PhysicsOverflowError) as error:
         settle_background_writes()
         print(f"{out}: {error}", file=sys.stderr)
         return 2

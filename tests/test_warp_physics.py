@@ -70,7 +70,8 @@ def test_an_overflow_stops_training_naming_the_setting():
     clean = {"eval_success": np.zeros(1), "physics_overflow": np.zeros(1)}
     run_lib.check_physics_overflow(program, clean)
     assert "physics_overflow" not in clean  # not written to metrics.csv
-    with pytest.raises(RuntimeError, match=r"3 environment steps.*env_config.warp_envs=16384"):
+    overflow = r"3 environment steps.*env_config.warp_envs=16384"
+    with pytest.raises(run_lib.PhysicsOverflowError, match=overflow):
         run_lib.check_physics_overflow(program, {"eval_physics_overflow": np.array([3.0])})
 
 

@@ -261,7 +261,7 @@ def check_physics_overflow(program: scan_lib.Program, metrics: dict[str, Any]) -
     steps = sum(float(sum(metrics.pop(name, [0.0]))) for name in OVERFLOW_METRICS)
     if steps:
         env_config = envs.make_config(program.config.env, **program.config.env_config)
-        raise RuntimeError(
+        raise PhysicsOverflowError(
             f"MuJoCo Warp ran out of a contact or constraint buffer in {steps:,.0f} "
             f"environment steps of this chunk (env_config.warp_envs={env_config.warp_envs}, "
             f"this program needs {warp_envs_needed(program):,}; envs/warp_physics.py sizes the "
@@ -271,6 +271,10 @@ def check_physics_overflow(program: scan_lib.Program, metrics: dict[str, Any]) -
 
 
 OVERFLOW_METRICS = ("physics_overflow", "eval_physics_overflow")
+
+
+class PhysicsOverflowError(RuntimeError):
+    """The physics ran out of a preallocated buffer (MuJoCo Warp's contacts or constraints)."""
 
 
 def run_program(
