@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pytest
 
-from envs import panda_model
+from envs import panda_model, warp_physics
 from jaxik import config
 from jaxik.bench import __main__ as bench
 from jaxik.bench import budget, throughput, vs_pandagym
@@ -104,8 +104,15 @@ def test_the_gpu_command_rehearses_every_part_and_skips_a_size_that_does_not_fit
     assert record["device"]["jax"] == jax.__version__
     backend = "cpu" if jax.default_backend() == "cpu" else "gpu"
     assert record["device"]["physics"] == panda_model.PHYSICS_CHOICES[backend].reason
+    if warp_physics.installed():  # PandaPush on MuJoCo Warp (make test-warp installs it)
+        assert [r["num_envs"] for r in parts["warp"]["results"]] == [4]
+    else:
+        assert parts["warp"]["skipped"] == [
+            {"size": "warp", "skipped": 'MuJoCo Warp is not installed (pip install -e ".[warp]")'}
+        ]
     for name in parts:
-        assert (tmp_path / f"gpu-{name}.png").stat().st_size > 5_000
+        if parts[name]["results"]:
+            assert (tmp_path / f"gpu-{name}.png").stat().st_size > 5_000
     text = markdown.read_text()
     assert "kept" in text and "- seeds 2: skipped, does not fit in memory" in text
     assert (tmp_path / "gpu.md").read_text() in text
@@ -133,7 +140,8 @@ def test_a_part_whose_time_is_spent_starts_no_further_size_and_each_part_is_writ
     parts = gpu.run(scan, tmp_path, log=lambda line: None,
                     finished=lambda so_far: seen.append(list(so_far)))  # fmt: skip
     assert seen == [list(gpu.TITLES)[:n] for n in range(1, len(gpu.TITLES) + 1)]
-    assert len(measured) == len(gpu.TITLES)  # the first size of each part, no more
+    measuring = len(gpu.TITLES) - (not warp_physics.installed())  # warp: nothing to measure
+    assert len(measured) == measuring  # the first size of each part, no more
     assert parts["env"]["skipped"] == [
         {"size": "env PlanarReach x8", "skipped": "not started: the part's 0 s were spent"}
     ]

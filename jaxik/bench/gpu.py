@@ -10,7 +10,10 @@ benchmarks' measurements one after another:
 - seeds: 1, 64 and 1,024 seeds of ``configs/default.yaml`` (16 environments each) in one program
   to the success target: wall time and cost per seed (jaxik.bench.seeds);
 - manipulation: the same as env for PandaPush and PandaPickAndPlace (contacts), last because
-  their programs take longest to compile.
+  their programs take longest to compile;
+- warp: the same tasks and sizes with MuJoCo Warp's physics (``physics_engine="warp"``,
+  envs/warp_physics.py) beside the manipulation part's MJX; where the warp extra is not
+  installed the part is named as skipped, with the command that installs it.
 
 A size that does not fit in the device's memory is skipped and named as such; any other failure
 of one size or part is recorded with its error and the others still run. A GPU is often
@@ -51,6 +54,8 @@ class Plan:
     seed_counts: tuple[int, ...]
     manipulation_names: tuple[str, ...]
     manipulation_sizes: tuple[int, ...]
+    warp_names: tuple[str, ...]  # stepped with physics_engine="warp"
+    warp_sizes: tuple[int, ...]
     overrides: tuple[str, ...] = ()  # key=value over both configs
     part_seconds: float | None = None  # no further size of a part starts after this; None: no limit
 
@@ -64,6 +69,8 @@ FULL = Plan(
     seed_counts=(1, 64, 1024),
     manipulation_names=("PandaPush", "PandaPickAndPlace"),
     manipulation_sizes=(1, 1024, 4096, 16384, 65536),
+    warp_names=("PandaPush", "PandaPickAndPlace"),
+    warp_sizes=(4096, 16384, 65536),
 )
 REHEARSAL = Plan(
     env_names=("PlanarReach",),
@@ -74,6 +81,8 @@ REHEARSAL = Plan(
     seed_counts=(1, 2),
     manipulation_names=("PlanarReach",),  # the same code; a contact task compiles for a minute
     manipulation_sizes=(4,),
+    warp_names=("PandaPush",),  # a contact task: Warp's engine is theirs (minutes on a CPU)
+    warp_sizes=(4,),
     overrides=(
         "env=PlanarReach", "num_envs=16", "total_env_steps=1024", "eval_every=512",
         "learning_starts=128", "batch_size=64", "buffer_size=4096", "hidden_sizes=[32,32]",
@@ -125,6 +134,7 @@ def run(
     """Measures every part of ``plan``; writes nothing itself, but calls ``finished(parts)``
     after each part with the parts so far. Returns, per part, its results (the other
     benchmarks' records), what was skipped and why, and its markdown table."""
+    from envs import warp_physics
     from jaxik import config as config_lib
     from jaxik.bench import env as env_bench
     from jaxik.bench import seeds as seeds_bench
@@ -175,6 +185,21 @@ def run(
          seeds_bench.plot)  # fmt: skip
     part("manipulation", labels(plan.manipulation_names, plan.manipulation_sizes), env_size,
          env_bench.table, env_bench.plot)  # fmt: skip
+
+    def warp_size(label: str):
+        name, count = label.rsplit(" x", 1)
+        return env_bench.measure(name, int(count), "scan", physics_engine="warp",
+                                 warp_envs=int(count))  # fmt: skip
+
+    if warp_physics.installed():
+        part("warp", labels(plan.warp_names, plan.warp_sizes), warp_size, env_bench.table,
+             env_bench.plot)  # fmt: skip
+    else:
+        reason = f"MuJoCo Warp is not installed ({warp_physics.EXTRA})"
+        log(f"warp: skipped, {reason}")
+        parts["warp"] = {"results": [], "skipped": [{"size": "warp", "skipped": reason}],
+                         "table": "", "plot": env_bench.plot}  # fmt: skip
+        finished(parts)
     return parts
 
 
@@ -184,6 +209,7 @@ TITLES = {
     "time-to-target": "Time to the success target, configs/gpu.yaml, whole process",
     "seeds": "Seeds in one program to the success target, configs/default.yaml",
     "manipulation": "Manipulation tasks' environment steps/s inside one lax.scan",
+    "warp": "The same with MuJoCo Warp's physics (physics_engine=warp)",
 }
 
 
