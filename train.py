@@ -95,8 +95,6 @@ def load_scan(args: argparse.Namespace) -> scan_lib.Scan:
     if args.resume is not None and not source.is_file():
         raise CheckpointError(f"{args.resume} has no config.yaml: not a run folder")
     scan = scan_lib.load(source, args.overrides)
-    for program in scan.programs:
-        run.check_warp_envs(program)
     if args.resume is not None:
         run.check_resumable(scan_lib.load(source), scan)
     return scan

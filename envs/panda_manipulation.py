@@ -283,16 +283,17 @@ class PandaManipulation(GoalEnv):
         )
         self.motor = VelocityMotor(arm_alone)
         rest = mjx.put_data(self.mj_model, panda_model.neutral_data(self.mj_model))
-        self.dynamics = ArmDynamics(self.mj_model, self.model, rest)
-        self._rest = self.dynamics.state(rest)
         self.engine = physics_engine(config)
         if self.engine == "warp":
             warp_physics.require(f"physics_engine={config.physics_engine!r}")
             self.warp_sizes = warp_physics.sizes(self.mj_model, config.warp_envs)
-            model, start = warp_physics.put(
+            model, template = warp_physics.put(
                 self.mj_model, panda_model.neutral_data(self.mj_model), self.warp_sizes
             )
-            self.dynamics = ArmDynamics(self.mj_model, model, start)
+            self.dynamics = ArmDynamics(self.mj_model, model, template)
+        else:
+            self.dynamics = ArmDynamics(self.mj_model, self.model, rest)
+        self._rest = self.dynamics.state(rest)
         if self.engine == "mujoco":
             if config.warmstart:
                 raise ValueError(
@@ -493,9 +494,7 @@ class PandaManipulation(GoalEnv):
                     timestep,
                 )
                 ctrl = jnp.concatenate([ctrl, force])
-            if self.engine == "warp":
-                return self.dynamics.checked_step(scene, ctrl)
-            return self.dynamics.step(scene, ctrl), jnp.zeros((), bool)
+            return self.dynamics.checked_step(scene, ctrl)
 
         scene, overflows = jax.lax.scan(substep, scene, None, length=self.config.n_substeps)
         return scene, overflows.any()

@@ -337,13 +337,14 @@ def iterations(setup: Setup, state: TrainState) -> tuple[TrainState, dict[str, j
     state, per_iteration = iterate(setup, state)
     episodes = per_iteration.pop("episodes").sum()
     successes = per_iteration.pop("successes").sum()
-    if "physics_overflow" in per_iteration:
-        per_iteration["physics_overflow"] = per_iteration["physics_overflow"].sum()
+    overflow = per_iteration.pop("physics_overflow", None)  # MuJoCo Warp's physics only
+    counted = {} if overflow is None else {"physics_overflow": overflow.sum()}
     return state, {
         "env_steps": state.iteration * setup.config.num_envs,
         "train_episodes": episodes,
         "train_success": successes / jnp.maximum(episodes, 1),
         **jax.tree.map(jnp.nanmean, per_iteration),
+        **counted,
     }
 
 

@@ -229,31 +229,6 @@ def begin(
     return program_pieces, pieces.chunk(compiled), state, record
 
 
-def warp_envs_needed(program: scan_lib.Program) -> int:
-    """The most environments one physics call of ``program`` steps: every run's training
-    environments, or every run's evaluation episodes, at once."""
-    config = program.config
-    return max(config.num_envs, config.num_eval_envs) * len(program.runs)
-
-
-def check_warp_envs(program: scan_lib.Program) -> None:
-    """Before compiling: MuJoCo Warp's contact buffer (``physics_engine="warp"``) is sized for
-    ``env_config.warp_envs`` environments per physics call; a program needs as many as
-    ``warp_envs_needed``."""
-    config = program.config
-    env_config = envs.make_config(config.env, **config.env_config)
-    if getattr(env_config, "physics_engine", None) != "warp":
-        return
-    needed = warp_envs_needed(program)
-    if env_config.warp_envs < needed:
-        raise ValueError(
-            f"env_config.warp_envs={env_config.warp_envs} is fewer than the {needed:,} "
-            f"environments this program steps together (max(num_envs={config.num_envs}, "
-            f"num_eval_envs={config.num_eval_envs}) x {len(program.runs)} runs): MuJoCo Warp "
-            f"would run out of contacts; set env_config.warp_envs={needed}"
-        )
-
-
 def check_physics_overflow(program: scan_lib.Program, metrics: dict[str, Any]) -> None:
     """After a chunk: stops, naming the setting, if MuJoCo Warp ran out of a buffer in it
     (metrics ``physics_overflow`` and ``eval_physics_overflow``, environment steps [runs]);
@@ -264,9 +239,9 @@ def check_physics_overflow(program: scan_lib.Program, metrics: dict[str, Any]) -
         raise PhysicsOverflowError(
             f"MuJoCo Warp ran out of a contact or constraint buffer in {steps:,.0f} "
             f"environment steps of this chunk (env_config.warp_envs={env_config.warp_envs}, "
-            f"this program needs {warp_envs_needed(program):,}; envs/warp_physics.py sizes the "
-            "buffers from the scene): raise env_config.warp_envs; nothing of this chunk was "
-            "saved"
+            f"this program needs {scan_lib.warp_envs_needed(program):,}; envs/warp_physics.py "
+            "sizes the buffers from the scene): raise env_config.warp_envs; nothing of this "
+            "chunk was saved"
         )
 
 
@@ -290,7 +265,6 @@ def run_program(
     come from and go to ``programs_cache`` (jaxik.host.executables) when given."""
     start = time.perf_counter()
     config = program.config
-    check_warp_envs(program)
     unused = agent_settings.unused(config)
     if unused:
         given = ", ".join(f"{name}={value}" for name, value in unused.items())

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import envs
 from envs.validation import check_int
 from jaxik import config as config_lib
 from jaxik.config import TrainConfig
@@ -134,7 +135,34 @@ def load(path: Path | None, overrides: list[str] | dict[str, Any] = ()) -> Scan:
             f"{math.prod(statics):,} programs; at most {MAX_RUNS:,} runs per program and "
             f"{MAX_PROGRAMS:,} programs are allowed"
         )
+    for program in scan.programs:
+        check_warp_envs(program)
     return scan
+
+
+def warp_envs_needed(program: Program) -> int:
+    """The most environments one physics call of ``program`` steps: every run's training
+    environments, or every run's evaluation episodes, at once."""
+    config = program.config
+    return max(config.num_envs, config.num_eval_envs) * len(program.runs)
+
+
+def check_warp_envs(program: Program) -> None:
+    """MuJoCo Warp's contact buffer (``physics_engine="warp"``, envs/warp_physics.py) is sized
+    for ``env_config.warp_envs`` environments per physics call; ``program`` needs
+    ``warp_envs_needed``."""
+    config = program.config
+    env_config = envs.make_config(config.env, **config.env_config)
+    if getattr(env_config, "physics_engine", None) != "warp":
+        return
+    needed = warp_envs_needed(program)
+    if env_config.warp_envs < needed:
+        raise ValueError(
+            f"env_config.warp_envs={env_config.warp_envs} is fewer than the {needed:,} "
+            f"environments this program steps together (max(num_envs={config.num_envs}, "
+            f"num_eval_envs={config.num_eval_envs}) x {len(program.runs)} runs): MuJoCo Warp "
+            f"would run out of contacts; set env_config.warp_envs={needed}"
+        )
 
 
 def check_sweep(base: TrainConfig, sweep: dict[str, Any]) -> dict[str, tuple]:
