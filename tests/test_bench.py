@@ -106,10 +106,15 @@ def test_the_gpu_command_rehearses_every_part_and_skips_a_size_that_does_not_fit
     assert record["device"]["physics"] == panda_model.PHYSICS_CHOICES[backend].reason
     if warp_physics.installed():  # PandaPush on MuJoCo Warp (make test-warp installs it)
         assert [r["num_envs"] for r in parts["warp"]["results"]] == [4]
+        engines = parts["engines"]["results"]
+        assert [(r["settings"], r["cache"]) for r in engines] == [
+            ("physics_engine=mjx", "cold"), ("physics_engine=warp", "cold")
+        ]  # fmt: skip
     else:
-        assert parts["warp"]["skipped"] == [
-            {"size": "warp", "skipped": 'MuJoCo Warp is not installed (pip install -e ".[warp]")'}
-        ]
+        for name in ("warp", "engines"):
+            assert parts[name]["skipped"] == [
+                {"size": name, "skipped": 'MuJoCo Warp is not installed (pip install -e ".[warp]")'}
+            ]
     for name in parts:
         if parts[name]["results"]:
             assert (tmp_path / f"gpu-{name}.png").stat().st_size > 5_000
@@ -140,7 +145,7 @@ def test_a_part_whose_time_is_spent_starts_no_further_size_and_each_part_is_writ
     parts = gpu.run(scan, tmp_path, log=lambda line: None,
                     finished=lambda so_far: seen.append(list(so_far)))  # fmt: skip
     assert seen == [list(gpu.TITLES)[:n] for n in range(1, len(gpu.TITLES) + 1)]
-    measuring = len(gpu.TITLES) - (not warp_physics.installed())  # warp: nothing to measure
+    measuring = len(gpu.TITLES) - 2 * (not warp_physics.installed())  # warp, engines: nothing
     assert len(measured) == measuring  # the first size of each part, no more
     assert parts["env"]["skipped"] == [
         {"size": "env PlanarReach x8", "skipped": "not started: the part's 0 s were spent"}

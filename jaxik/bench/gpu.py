@@ -12,8 +12,11 @@ benchmarks' measurements one after another:
 - manipulation: the same as env for PandaPush and PandaPickAndPlace (contacts), last because
   their programs take longest to compile;
 - warp: the same tasks and sizes with MuJoCo Warp's physics (``physics_engine="warp"``,
-  envs/warp_physics.py) beside the manipulation part's MJX; where the warp extra is not
-  installed the part is named as skipped, with the command that installs it.
+  envs/warp_physics.py) beside the manipulation part's MJX;
+- engines: ``train.py --config configs/recipes/push_gpu.yaml`` to its success target, the whole
+  process with a cold cache, once on MJX's physics and once on MuJoCo Warp's (time_to_target);
+  this part and the warp part are named as skipped where the warp extra is not installed, with
+  the command that installs it.
 
 A size that does not fit in the device's memory is skipped and named as such; any other failure
 of one size or part is recorded with its error and the others still run. A GPU is often
@@ -56,7 +59,9 @@ class Plan:
     manipulation_sizes: tuple[int, ...]
     warp_names: tuple[str, ...]  # stepped with physics_engine="warp"
     warp_sizes: tuple[int, ...]
-    overrides: tuple[str, ...] = ()  # key=value over both configs
+    engines_config: Path  # trained to its target on each physics engine
+    engines_overrides: tuple[str, ...] = ()  # key=value over engines_config only
+    overrides: tuple[str, ...] = ()  # key=value over train_config and seeds_config
     part_seconds: float | None = None  # no further size of a part starts after this; None: no limit
 
 
@@ -71,6 +76,7 @@ FULL = Plan(
     manipulation_sizes=(1, 1024, 4096, 16384, 65536),
     warp_names=("PandaPush", "PandaPickAndPlace"),
     warp_sizes=(4096, 16384, 65536),
+    engines_config=ROOT / "configs" / "recipes" / "push_gpu.yaml",
 )
 REHEARSAL = Plan(
     env_names=("PlanarReach",),
@@ -83,6 +89,12 @@ REHEARSAL = Plan(
     manipulation_sizes=(4,),
     warp_names=("PandaPush",),  # a contact task: Warp's engine is theirs (minutes on a CPU)
     warp_sizes=(4,),
+    engines_config=ROOT / "configs" / "recipes" / "push_gpu.yaml",
+    engines_overrides=(
+        "num_envs=4", "total_env_steps=16", "eval_every=8", "learning_starts=8",
+        "batch_size=8", "buffer_size=64", "hidden_sizes=[8]", "num_eval_envs=2",
+        "updates_per_iteration=1",
+    ),
     overrides=(
         "env=PlanarReach", "num_envs=16", "total_env_steps=1024", "eval_every=512",
         "learning_starts=128", "batch_size=64", "buffer_size=4096", "hidden_sizes=[32,32]",
@@ -143,6 +155,8 @@ def run(
     overrides = list(plan.overrides)
     train_cfg = config_lib.load(plan.train_config, overrides)  # bad settings fail here, first
     config_lib.load(plan.seeds_config, overrides)
+    engines_overrides = list(plan.engines_overrides)
+    engines_cfg = config_lib.load(plan.engines_config, engines_overrides)
     parts: dict[str, dict[str, Any]] = {}
 
     def part(name: str, sizes, measure_one, table, plot_fn) -> None:
@@ -191,15 +205,27 @@ def run(
         return env_bench.measure(name, int(count), "scan", physics_engine="warp",
                                  warp_envs=int(count))  # fmt: skip
 
+    def engine_to_target(engine: str):
+        # one physics call steps every training (or evaluation) environment of the one run
+        warp_envs = max(engines_cfg.num_envs, engines_cfg.num_eval_envs)
+        on_engine = [f"env_config.physics_engine={engine}", f"env_config.warp_envs={warp_envs}"]
+        settings = f"physics_engine={engine}"
+        return time_to_target.measure(
+            plan.engines_config, out, engines_overrides + on_engine, ("cold",), settings
+        )
+
     if warp_physics.installed():
         part("warp", labels(plan.warp_names, plan.warp_sizes), warp_size, env_bench.table,
              env_bench.plot)  # fmt: skip
+        part("engines", ["mjx", "warp"], engine_to_target, time_to_target.table,
+             time_to_target.plot)  # fmt: skip
     else:
         reason = f"MuJoCo Warp is not installed ({warp_physics.EXTRA})"
-        log(f"warp: skipped, {reason}")
-        parts["warp"] = {"results": [], "skipped": [{"size": "warp", "skipped": reason}],
-                         "table": "", "plot": env_bench.plot}  # fmt: skip
-        finished(parts)
+        for name, plot_fn in (("warp", env_bench.plot), ("engines", time_to_target.plot)):
+            log(f"{name}: skipped, {reason}")
+            parts[name] = {"results": [], "skipped": [{"size": name, "skipped": reason}],
+                           "table": "", "plot": plot_fn}  # fmt: skip
+            finished(parts)
     return parts
 
 
@@ -210,6 +236,8 @@ TITLES = {
     "seeds": "Seeds in one program to the success target, configs/default.yaml",
     "manipulation": "Manipulation tasks' environment steps/s inside one lax.scan",
     "warp": "The same with MuJoCo Warp's physics (physics_engine=warp)",
+    "engines": "Time to the success target, recipes/push_gpu.yaml on MJX and on MuJoCo Warp, "
+    "whole process, cold cache",
 }
 
 

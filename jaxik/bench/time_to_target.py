@@ -31,13 +31,22 @@ class TrainTiming:
     seconds_to_target: float | None  # from the start of run() to the solving evaluation
     seconds_to_target_after_compile: float | None
     eval_success: float
+    settings: str = ""  # the overrides that tell this run from the others of its table
 
 
-def measure(config: Path, out: Path, overrides: list[str]) -> list[TrainTiming]:
+def measure(
+    config: Path,
+    out: Path,
+    overrides: list[str],
+    caches: tuple[str, ...] = ("cold", "warm"),
+    settings: str = "",
+) -> list[TrainTiming]:
+    """One process per entry of ``caches`` ("cold", then "warm" reusing what it stored), the
+    first run's time to the target; ``settings`` labels the rows (and names their folders)."""
     timings = []
     with tempfile.TemporaryDirectory() as cache_dir:
-        for cache in ("cold", "warm"):
-            run_out = out / f"train-{cache}"
+        for cache in caches:
+            run_out = out / "-".join(["train", *settings.replace("=", "-").split(), cache])
             command = [sys.executable, "train.py", "--config", str(config), "--out", str(run_out)]
             command += ["stop_on_success=true", *overrides]
             start = time.perf_counter()
@@ -64,6 +73,7 @@ def measure(config: Path, out: Path, overrides: list[str]) -> list[TrainTiming]:
                     seconds_to_target=solved.get("wall_seconds"),
                     seconds_to_target_after_compile=solved.get("train_seconds"),
                     eval_success=result["eval_success"],
+                    settings=settings,
                 )
             )
     return timings
@@ -73,22 +83,24 @@ def table(timings: list[TrainTiming]) -> str:
     def seconds(value):
         return "not reached" if value is None else f"{value:.1f}"
 
+    labelled = any(t.settings for t in timings)
     lines = [
-        "| compilation cache | process start to exit (s) | compile (s) | steps to target "
-        "| start to target (s) | after compilation (s) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| " + ("settings | " if labelled else "") + "compilation cache | process start to exit "
+        "(s) | compile (s) | steps to target | start to target (s) | after compilation (s) |",
+        "| " + ("--- | " if labelled else "") + "--- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for t in timings:
         steps = "not reached" if t.solved_env_steps is None else f"{t.solved_env_steps:,.0f}"
+        label = f"{t.settings} | " if labelled else ""
         lines.append(
-            f"| {t.cache} | {t.process_seconds:.1f} | {t.compile_seconds:.1f} | {steps} | "
+            f"| {label}{t.cache} | {t.process_seconds:.1f} | {t.compile_seconds:.1f} | {steps} | "
             f"{seconds(t.seconds_to_target)} | {seconds(t.seconds_to_target_after_compile)} |"
         )
     return "\n".join(lines)
 
 
 def plot(path, timings: list[TrainTiming]) -> None:
-    names = [t.cache for t in timings]
+    names = [f"{t.settings} {t.cache}".strip() for t in timings]
     compile_s = [t.compile_seconds for t in timings]
     after = [t.seconds_to_target_after_compile or 0.0 for t in timings]
     with outputs.saved_figure(path, (5, 3.6)) as axis:
