@@ -12,7 +12,10 @@ The arm is the reach task's (envs/assets/panda.xml), with two changes. Its actua
 motors driven by envs/velocity_motor.py (panda-gym's velocity servos; the joints lose their
 damping, which PyBullet's Panda does not have). With the gripper closed (Push, Slide) its two
 welded fingers are one box, the shape they make together: half the contacts of two. Against a
-cylinder (Slide's puck), which MJX does not collide with boxes, they are a capsule in that box.
+cylinder (Slide's puck) they are that box where the engine collides boxes with cylinders
+(MuJoCo's C engine), and a capsule in it where it does not (MJX). The shape decides where a
+struck puck goes: a flat face sends it along the face's normal, as panda-gym's fingers do,
+a capsule along the line from its axis to the puck's.
 """
 
 from __future__ import annotations
@@ -76,6 +79,9 @@ CLOSED_FINGERS = {"pos": (0.0, 0.0, 0.08), "size": (0.01, 0.016, 0.025), "mass":
 left_finger and right_finger boxes (each 0.01 x 0.008 x 0.025 half extents, 0.008 either side
 of the hand's centre), with their mass."""
 FINGER_NAMES = ("left_finger", "right_finger")
+CAPSULE_FINGERS = "finger_tips"
+"""The capsule inside the closed fingers' box that meets cylinders where the engine collides no
+box with a cylinder (MJX)."""
 FINGER_FORCE = 30.0
 """Each finger motor's force limit (N). panda-gym's are 170 N, but the soft contacts let a
 finger sink into what it squeezes in proportion to its motor's force: 170 N pressed each finger
@@ -162,6 +168,7 @@ def build(
     backend: str = "auto",
     gripper: bool = False,
     servo_plugin: bool = False,
+    boxes_meet_cylinders: bool = False,
 ) -> mujoco.MjModel:
     """The Panda scene with ``objects`` (each with a free joint after the arm's 7 hinges, so
     qpos = [arm 7, then per object position 3 and quaternion (w, x, y, z) 4] and qvel = [arm 7,
@@ -174,14 +181,16 @@ def build(
 
     The motors take torques (forces) from envs/velocity_motor.py, computed in JAX for MJX; with
     ``servo_plugin`` they are that law's C plugin (envs/native_library.py) and take the servo
-    targets, for MuJoCo's C engine."""
+    targets, for MuJoCo's C engine. ``boxes_meet_cylinders``: the engine collides boxes with
+    cylinders (MuJoCo's C engine; MJX does not), so the fingers meet a cylinder as their box."""
     spec = mujoco.MjSpec.from_file(str(panda_model.MODEL_PATH))
     _set_options(spec, timestep, contact, panda_model.physics_choice(backend))
     rate = _set_arm(spec, timestep, servo_plugin)
     table = _add_table(spec, table_x)
-    fingers = _set_hand(spec, gripper, objects, servo_plugin, rate)
+    capsule = not boxes_meet_cylinders and any(obj.shape == "cylinder" for obj in objects)
+    fingers = _set_hand(spec, gripper, servo_plugin, rate, capsule)
     pairs = [(table.name, finger, GRIPPER_TABLE_FRICTION) for finger in fingers]
-    pairs += _add_objects(spec, objects, table.name, fingers)
+    pairs += _add_objects(spec, objects, table.name, fingers, capsule)
     for first, second, friction in pairs:
         pair = spec.add_pair(geomname1=first, geomname2=second)
         pair.condim = 3  # sliding friction; panda-gym's spinning and rolling friction are ~0
@@ -242,14 +251,11 @@ def _add_table(spec: mujoco.MjSpec, table_x: tuple[float, float]):
 
 
 def _set_hand(
-    spec: mujoco.MjSpec,
-    gripper: bool,
-    objects: tuple[ObjectSpec, ...],
-    servo_plugin: bool,
-    rate: float,
+    spec: mujoco.MjSpec, gripper: bool, servo_plugin: bool, rate: float, capsule: bool
 ) -> tuple[str, ...]:
-    """The hand's fingers: two on slide joints (``gripper``) or one welded box, and the
-    capsule that stands for them against cylinders. Returns the finger geoms' names."""
+    """The hand's fingers: two on slide joints (``gripper``) or one welded box, and with
+    ``capsule`` the capsule that stands for them against cylinders (``CAPSULE_FINGERS``).
+    Returns the finger geoms' names."""
     hand = spec.body("hand")
     for geom in list(hand.geoms):
         if geom.name in ("left_finger", "right_finger"):
@@ -269,12 +275,12 @@ def _set_hand(
             mass=CLOSED_FINGERS["mass"],
         )
         fingers = ("fingers",)
-    if any(obj.shape == "cylinder" for obj in objects):
+    if capsule:
         # MJX collides a cylinder with capsules, not boxes: against cylinders the fingers are
         # the capsule inside their box, as wide (2 cm) along x and as long.
         half_x, _, half_z = CLOSED_FINGERS["size"]
         hand.add_geom(
-            name="finger_tips",
+            name=CAPSULE_FINGERS,
             type=mujoco.mjtGeom.mjGEOM_CAPSULE,
             pos=list(CLOSED_FINGERS["pos"]),
             size=[half_x, half_z - half_x, 0.0],
@@ -287,10 +293,15 @@ def _set_hand(
 
 
 def _add_objects(
-    spec: mujoco.MjSpec, objects: tuple[ObjectSpec, ...], table: str, fingers: tuple[str, ...]
+    spec: mujoco.MjSpec,
+    objects: tuple[ObjectSpec, ...],
+    table: str,
+    fingers: tuple[str, ...],
+    capsule: bool,
 ) -> list[tuple[str, str, float]]:
     """Each object on a free joint; returns the contact pairs they make (first geom, second,
-    friction): with the table, the fingers and each other."""
+    friction): with the table, the fingers (a cylinder with ``CAPSULE_FINGERS`` where
+    ``capsule``) and each other."""
     pairs = []
     for obj in objects:
         body = spec.worldbody.add_body(name=obj.name, pos=[0.0, 0.0, obj.half_height])
@@ -303,7 +314,8 @@ def _add_objects(
         else:
             geom.type = mujoco.mjtGeom.mjGEOM_CYLINDER
             geom.size = [obj.size[0], obj.half_height, 0.0]
-            pairs += [(obj.name, "finger_tips", obj.gripper_friction)]
+            touching = (CAPSULE_FINGERS,) if capsule else fingers
+            pairs += [(obj.name, finger, obj.gripper_friction) for finger in touching]
     for i, first in enumerate(objects):
         for second in objects[i + 1 :]:
             if first.shape != "box" or second.shape != "box":

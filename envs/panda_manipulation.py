@@ -316,7 +316,8 @@ class PandaManipulation(GoalEnv):
 
     def _native_model(self) -> mujoco.MjModel:
         """The scene as MuJoCo's C engine steps it: the same scene, its motors the velocity
-        servos' C plugin (the same law as the MJX path's), and MuJoCo's default solver run to
+        servos' C plugin (the same law as the MJX path's), the closed fingers meeting a cylinder
+        as the box they are (MJX needs a capsule there), and MuJoCo's default solver run to
         convergence (Newton on dense matrices; no JAX is involved, so no LAPACK rule applies,
         and a few Newton iterations converge where MJX's budget of CG iterations stops)."""
         config = self.config
@@ -328,6 +329,7 @@ class PandaManipulation(GoalEnv):
             config.physics_backend,
             gripper=self.task.gripper,
             servo_plugin=True,
+            boxes_meet_cylinders=True,
         )
         model.opt.jacobian = mujoco.mjtJacobian.mjJAC_DENSE
         model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
