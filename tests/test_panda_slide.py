@@ -137,7 +137,8 @@ def test_the_fingers_push_a_puck_along_their_face_where_the_engine_collides_boxe
     radius, off_centre = manipulation_scene.PUCK.size[0], 0.012  # the puck 1.2 cm to one side
     apart = np.sqrt((radius + half_x - 0.001) ** 2 - off_centre**2)  # 1 mm into the capsule
     puck = face.xpos + axes @ np.array([apart, off_centre, 0.0])
-    data.qpos[7:10], data.qpos[10:14] = puck, (1.0, 0.0, 0.0, 0.0)
+    first = slide.object_index
+    data.qpos[first : first + 3], data.qpos[first + 3 : first + 7] = puck, (1.0, 0.0, 0.0, 0.0)
     mujoco.mj_forward(model, data)
     touching = model.geom(fingers).id
     contacts = np.flatnonzero((data.contact.geom == touching).any(axis=1))

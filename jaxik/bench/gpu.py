@@ -151,12 +151,13 @@ def run(
     from jaxik.bench import env as env_bench
     from jaxik.bench import seeds as seeds_bench
     from jaxik.bench import throughput, time_to_target
+    from jaxik.host import scan as scan_lib
 
     overrides = list(plan.overrides)
     train_cfg = config_lib.load(plan.train_config, overrides)  # bad settings fail here, first
     config_lib.load(plan.seeds_config, overrides)
     engines_overrides = list(plan.engines_overrides)
-    engines_cfg = config_lib.load(plan.engines_config, engines_overrides)
+    engines_scan = scan_lib.load(plan.engines_config, engines_overrides)
     parts: dict[str, dict[str, Any]] = {}
 
     def part(name: str, sizes, measure_one, table, plot_fn) -> None:
@@ -206,8 +207,7 @@ def run(
                                  warp_envs=int(count))  # fmt: skip
 
     def engine_to_target(engine: str):
-        # one physics call steps every training (or evaluation) environment of the one run
-        warp_envs = max(engines_cfg.num_envs, engines_cfg.num_eval_envs)
+        warp_envs = max(scan_lib.warp_envs_needed(p) for p in engines_scan.programs)
         on_engine = [f"env_config.physics_engine={engine}", f"env_config.warp_envs={warp_envs}"]
         settings = f"physics_engine={engine}"
         return time_to_target.measure(
