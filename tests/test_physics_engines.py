@@ -142,10 +142,12 @@ CUBE_AHEAD = (0.16, 0.0, 0.02)
     "name", ["PandaPush", pytest.param("PandaPickAndPlace", marks=pytest.mark.slow)]
 )
 def test_the_two_engines_follow_the_same_episode(name):
-    """MJX's few CG iterations in float32 against MuJoCo's converged Newton solver in float64:
-    the end effector within a millimetre of each other; the pushed cube, which ends 4-5 cm on
-    in both, within 5 mm along the push and 2 cm in all (MJX's drifts sideways more, 1.5 cm
-    against under 1 mm)."""
+    """One model on both engines: MJX with its CG solver run to convergence (30 iterations; its
+    default 6 leave the contact unconverged, so where the pushed cube ends then depends on float
+    rounding: 202.8 or 209.5 mm on the same 2-core Intel Xeon, at XLA's optimisation level 3 or
+    1) in float32, against MuJoCo's converged Newton solver in float64: the end effector within
+    half a millimetre of each other and the pushed cube, which ends 4-5 cm on, within 2 mm
+    (measured: 0.1 and 0.7 mm, at either level)."""
     action = np.zeros((DOWN + PUSH + STILL, 4 if name == "PandaPickAndPlace" else 3), np.float32)
     action[:DOWN, 2] = -1.0
     action[DOWN : DOWN + PUSH, 0] = 0.5
@@ -164,13 +166,14 @@ def test_the_two_engines_follow_the_same_episode(name):
         return np.asarray(jax.jit(lambda: jax.lax.scan(step, start, jnp.asarray(action))[1])())
 
     ours = episode(envs.make(name, physics_engine="mujoco", terminate_on_success=False))
-    theirs = episode(envs.make(name, physics_engine="mjx", terminate_on_success=False))
+    converged = dict(solver_iterations=30, ls_iterations=20)
+    theirs = episode(envs.make(name, physics_engine="mjx", terminate_on_success=False, **converged))
     pushed = theirs[-1, cube][0] - CUBE_AHEAD[0]
     assert 0.04 < pushed < 0.15, pushed
     ee = np.abs(ours[:, :3] - theirs[:, :3]).max()
     along = np.abs(ours[:, cube][:, 0] - theirs[:, cube][:, 0]).max()
     anywhere = np.abs(ours[:, cube] - theirs[:, cube]).max()
-    assert ee < 0.001 and along < 0.005 and anywhere < 0.02, (ee, along, anywhere)
+    assert ee < 0.0005 and along < 0.002 and anywhere < 0.002, (ee, along, anywhere)
 
 
 def test_the_c_engine_steps_runs_of_environments_as_one_batch():
