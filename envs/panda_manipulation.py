@@ -43,6 +43,10 @@ from envs.velocity_motor import VelocityMotor
 
 ARM_DOF = len(panda_model.ARM_JOINTS)
 PHYSICS_ENGINES = ("auto", "mujoco", "mjx", "warp")
+# The fastest start of ``sliding_start`` (m/s): on Slide's table (friction 0.02 and Bullet's
+# damping) a puck at 0.6 m/s slides about 0.77 m within an episode, as far as the farthest goal
+# lies from the farthest start (0.76 m).
+SLIDING_SPEED = 0.6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +167,13 @@ class PandaManipulationConfig:
     half of its pick-and-place training episodes from a grasp); an episode starting so still
     needs the fingers squeezed at once, or the object drops. Evaluation runs on
     ``evaluation_env()``, which starts every episode as panda-gym does."""
+    sliding_start: float = check.setting(0.0, check=check.number(0.0, 1.0))
+    """The chance that an episode starts with the object already sliding along the table (tasks
+    with one object and a position goal): at its usual start, at a speed uniform in [0,
+    ``SLIDING_SPEED``] m/s in a direction uniform in the plane. An aid to exploration for
+    training Slide, whose puck only reaches a goal once struck: such episodes show where a
+    sliding puck stops. Evaluation runs on ``evaluation_env()``, which starts every episode at
+    rest as panda-gym does."""
     ik_solver: str = check.setting("pybullet", check=check.one_of(IK_SOLVERS))
     """How ee control turns its target into joint targets: "pybullet" (PyBullet's
     calculateInverseKinematics as panda-gym calls it, reproduced: 20 damped steps that fall
@@ -199,6 +210,21 @@ class PandaManipulationConfig:
             raise ValueError(
                 f"grasped_start={self.grasped_start!r} needs a task with the gripper "
                 f"({with_gripper}); task={self.task!r} keeps it closed: set grasped_start=0"
+            )
+
+        if self.sliding_start and self.grasped_start:
+            raise ValueError(
+                f"sliding_start={self.sliding_start!r} and grasped_start={self.grasped_start!r}: "
+                "an episode starts one way or the other; set one of them to 0"
+            )
+        task = TASKS[self.task]
+        if self.sliding_start and (len(task.objects) != 1 or task.goal != "position"):
+            with_one = [
+                name for name, t in TASKS.items() if len(t.objects) == 1 and t.goal == "position"
+            ]
+            raise ValueError(
+                f"sliding_start={self.sliding_start!r} needs a task with one object and a "
+                f"position goal ({with_one}); task={self.task!r}: set sliding_start=0"
             )
 
     @property
@@ -340,9 +366,10 @@ class PandaManipulation(GoalEnv):
     def evaluation_env(self) -> PandaManipulation:
         """The task as panda-gym defines it, for judging a policy: this environment, or, where
         episodes may start with the object held (``grasped_start``), one where none does."""
-        if not self.config.grasped_start:
+        if not (self.config.grasped_start or self.config.sliding_start):
             return self
-        return PandaManipulation(dataclasses.replace(self.config, grasped_start=0.0), self.name)
+        judged = dataclasses.replace(self.config, grasped_start=0.0, sliding_start=0.0)
+        return PandaManipulation(judged, self.name)
 
     @property
     def action_size(self) -> int:
@@ -379,7 +406,11 @@ class PandaManipulation(GoalEnv):
 
     def sample_start(self, key: jax.Array) -> ArmState:
         """The arm at its neutral pose and the objects at rest, upright, on the table; with
-        probability ``grasped_start``, the first object held instead (``_grasp_at_rest``)."""
+        probability ``grasped_start``, the first object held instead (``_grasp_at_rest``), with
+        probability ``sliding_start`` sliding (``_slide``)."""
+        if self.config.sliding_start:
+            key, slide_key = jax.random.split(key)
+            return self._slide(self._place_objects(key), slide_key)
         if self.config.grasped_start:
             key, grasp_key = jax.random.split(key)
             free = self._place_objects(key)
@@ -404,6 +435,18 @@ class PandaManipulation(GoalEnv):
             pose = jnp.concatenate([xy, jnp.array([height, 1.0, 0.0, 0.0, 0.0])])
             qpos = qpos.at[start : start + 7].set(pose)
         return self._rest.replace(qpos=qpos)
+
+    def _slide(self, scene: ArmState, key: jax.Array) -> ArmState:
+        """``scene`` with, at probability ``sliding_start``, the first object moving along the
+        table at a speed uniform in [0, SLIDING_SPEED] in a uniform direction."""
+        sliding_key, speed_key, angle_key = jax.random.split(key, 3)
+        sliding = jax.random.uniform(sliding_key) < self.config.sliding_start
+        speed = jax.random.uniform(speed_key, maxval=SLIDING_SPEED)
+        angle = jax.random.uniform(angle_key, minval=-jnp.pi, maxval=jnp.pi)
+        velocity = jnp.where(sliding, speed, 0.0) * jnp.stack([jnp.cos(angle), jnp.sin(angle)])
+        # a free joint's qvel: linear velocity in the world frame [3], then angular [3]
+        qvel = scene.qvel.at[self.object_index : self.object_index + 2].set(velocity)
+        return scene.replace(qvel=qvel)
 
     def _grasp_at_rest(self) -> ArmState:
         """The arm at its neutral pose, the fingers apart by the first object's width, the

@@ -5,6 +5,8 @@ One compiled rollout serves the physics checks: in half the environments the puc
 sliding and the arm holds still; in the other half the arm waves high above the puck.
 """
 
+import dataclasses
+
 import batched
 import jax
 import jax.numpy as jnp
@@ -14,7 +16,7 @@ import pytest
 from hlo import lapack_calls
 
 import envs
-from envs import manipulation_scene, panda_model, scripted
+from envs import manipulation_scene, panda_manipulation, panda_model, scripted
 
 HALF_RANGE = 0.15
 PUCK_HALF_HEIGHT = 0.015
@@ -150,3 +152,35 @@ def test_the_fingers_push_a_puck_along_their_face_where_the_engine_collides_boxe
     else:
         expected = off_centre / (radius + half_x)  # the line between the axes
         np.testing.assert_allclose(sideways, expected, rtol=0.05)
+
+
+def test_sliding_start_sets_pucks_sliding_and_is_judged_without_them(slide):
+    """sliding_start=0.5: half the pucks start at panda-gym's place moving along the table at
+    up to SLIDING_SPEED in any direction; evaluation starts every puck at rest."""
+    half = envs.make("PandaSlide", sliding_start=0.5)
+    obs = jax.jit(jax.vmap(half.reset))(jax.random.split(jax.random.key(3), 2000)).obs
+    observation = np.asarray(obs["observation"])
+    velocity = observation[:, 12:15]
+    speed = np.linalg.norm(velocity, axis=-1)
+    sliding = speed > 0
+    assert 0.45 < sliding.mean() < 0.55, sliding.mean()
+    assert speed.max() <= panda_manipulation.SLIDING_SPEED
+    assert speed.max() > 0.95 * panda_manipulation.SLIDING_SPEED
+    assert np.abs(velocity[:, 2]).max() == 0.0  # along the table
+    direction = np.arctan2(velocity[sliding, 1], velocity[sliding, 0])
+    assert np.histogram(direction, bins=4, range=(-np.pi, np.pi))[0].min() > 150  # any way
+    assert np.abs(observation[:, 6:8]).max() <= HALF_RANGE  # where panda-gym starts it
+    np.testing.assert_allclose(observation[:, 8], PUCK_HALF_HEIGHT, atol=1e-6)
+    judged = half.evaluation_env()
+    assert judged.config == dataclasses.replace(half.config, sliding_start=0.0)
+    assert slide.evaluation_env() is slide
+    for name, settings, allowed in (
+        ("PandaStack", {"sliding_start": 0.5}, "one object and a position goal"),
+        ("PandaFlip", {"sliding_start": 0.5}, "one object and a position goal"),
+        ("PandaSlide", {"sliding_start": -0.1}, r"\[0.0, 1.0\]"),
+        ("PandaPickAndPlace", {"sliding_start": 0.5, "grasped_start": 0.5}, "set one of them"),
+    ):
+        with pytest.raises(
+            ValueError, match=rf"sliding_start={settings['sliding_start']}.*{allowed}"
+        ):
+            envs.make(name, **settings)
