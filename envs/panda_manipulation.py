@@ -172,8 +172,9 @@ class PandaManipulationConfig:
     with one object and a position goal): at its usual start, at a speed uniform in [0,
     ``SLIDING_SPEED``] m/s in a direction uniform in the plane. An aid to exploration for
     training Slide, whose puck only reaches a goal once struck: such episodes show where a
-    sliding puck stops. Evaluation runs on ``evaluation_env()``, which starts every episode at
-    rest as panda-gym does."""
+    sliding puck stops (tried with push_fast.yaml, it did not help:
+    docs/panda_manipulation_tasks.md, PandaSlide). Evaluation runs on ``evaluation_env()``,
+    which starts every episode at rest as panda-gym does."""
     ik_solver: str = check.setting("pybullet", check=check.one_of(IK_SOLVERS))
     """How ee control turns its target into joint targets: "pybullet" (PyBullet's
     calculateInverseKinematics as panda-gym calls it, reproduced: 20 damped steps that fall
