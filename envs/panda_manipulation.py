@@ -366,7 +366,8 @@ class PandaManipulation(GoalEnv):
 
     def evaluation_env(self) -> PandaManipulation:
         """The task as panda-gym defines it, for judging a policy: this environment, or, where
-        episodes may start with the object held (``grasped_start``), one where none does."""
+        episodes may start with the object held or sliding (``grasped_start``,
+        ``sliding_start``), one where every episode starts at rest."""
         if not (self.config.grasped_start or self.config.sliding_start):
             return self
         judged = dataclasses.replace(self.config, grasped_start=0.0, sliding_start=0.0)
